@@ -1,0 +1,29 @@
+"""The one-way import rule: analysis loads neither torch, streamlit nor eval_runs."""
+import json
+import subprocess
+import sys
+
+FORBIDDEN = ("torch", "streamlit", "eval_runs")
+
+
+def test_importing_every_analysis_module_loads_no_torch_streamlit_or_eval_runs():
+    code = (
+        "import json, pkgutil, importlib, sys, analysis\n"
+        "for m in pkgutil.iter_modules(analysis.__path__):\n"
+        "    if m.name != '__main__':\n"
+        "        importlib.import_module('analysis.' + m.name)\n"
+        f"print(json.dumps([m for m in {FORBIDDEN!r} if m in sys.modules]))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == []
+
+
+def test_the_analysis_cli_help_loads_no_torch_or_streamlit():
+    code = (
+        "import sys, runpy, json\n"
+        "sys.argv = ['analysis', '--help']\n"
+        "try:\n    runpy.run_module('analysis', run_name='__main__')\nexcept SystemExit:\n    pass\n"
+        f"print(json.dumps([m for m in {FORBIDDEN!r} if m in sys.modules]))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == []

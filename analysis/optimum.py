@@ -1,0 +1,443 @@
+"""The optimal teacher per student: argmin over tested teachers, the vertex of a log-parabola, a bootstrap CI.
+
+For each group (family x data_tokens x student_params) of one metric:
+
+1. Average the runs (seeds) of each tested teacher: the cell means.
+2. argmin (argmax when higher is better) of the cell means over the tested teachers. Ties go to the smaller
+   teacher (the cheaper one).
+3. Smooth estimate: least squares of the cell means on a quadratic in u = scaled ln(teacher_params), weighted by
+   the runs per cell (identical to OLS on the individual runs). When the group has >= 3 teachers, the parabola
+   opens toward the optimum (convex for a loss, concave for an accuracy) and its vertex lies inside the tested
+   teacher range, the vertex is the estimate (method "log_parabola"); otherwise the argmin is (method "argmin")
+   and `note` says why the smooth estimate was refused.
+4. at_grid_edge: the argmin is the smallest or the largest teacher tested; the true optimum may lie outside
+   (EdgeOptimumWarning). A refused parabola because it is not convex gives a NonConvexWarning.
+5. CI for T*: a percentile interval of the optimum recomputed, with the same rule (steps 2-3), on `n_boot`
+   resamples. How a group is resampled (column `ci_method`):
+   - "runs" (every tested teacher has >= 2 runs): the runs of each teacher are resampled with replacement,
+     independently per teacher. Each resampled cell mean is rescaled about the observed mean by
+     sqrt(n / (n - 1)), so that its bootstrap variance is s^2 / n (the plain bootstrap gives (n - 1) / n of that,
+     which makes intervals from 2-3 seeds too narrow).
+   - "residuals" (some teacher has a single run, but the parabola was accepted and there are >= 5 teachers, i.e.
+     >= 2 residual degrees of freedom): a residual bootstrap of the weighted parabola (leverage-adjusted,
+     centred residuals). It assumes the parabola describes the curve, which is why it is used only when the
+     parabola was accepted.
+   - None: no interval (NaN) and a note: one run per teacher and too few teachers (or no accepted parabola)
+     leave nothing honest to resample.
+
+Everything is vectorised over groups and resamples (numpy; no per-group Python loop in the bootstrap), so the
+same machinery serves `analysis.law.bootstrap_law`'s 1000-resample pipeline bootstrap.
+"""
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from analysis.caveats import CapacityGapWarning, EdgeOptimumWarning, NonConvexWarning
+from analysis.sizes import format_size
+
+SCHEMA_VERSION = 1
+MIN_TEACHERS_PARABOLA = 3  # a quadratic needs 3 distinct teachers
+MIN_TEACHERS_RESIDUAL_BOOTSTRAP = 5  # quadratic (3 params) + >= 2 residual degrees of freedom to resample
+_DRAWS_PER_CHUNK = 2_000_000  # bootstrap random draws held at once (16 MB per float64 array)
+
+OPTIMA_COLUMNS = ["family", "data_tokens", "student_params", "teacher_params", "ci_lower", "ci_upper", "method",
+                  "n_teachers", "at_grid_edge", "convex", "note", "best_value", "n_runs", "ci_method"]
+# The keys of one optimum in the CLI/law JSON (issue #2, section 5).
+OPTIMUM_JSON_KEYS = ["family", "data_tokens", "student_params", "teacher_params", "ci_lower", "ci_upper", "method",
+                     "n_teachers", "at_grid_edge"]
+_REQUIRED = ("student_params", "teacher_params", "metric", "value")
+
+
+# ---------------------------------------------------------------------------------------------- layout
+@dataclass(frozen=True, eq=False)
+class _Layout:
+    """One metric's runs sorted into cells (group x teacher) and groups (family x data_tokens x student).
+
+    R rows (runs), C cells, G groups, K = most teachers in a group. Values are sign-adjusted so that lower is
+    better everywhere below (y = value, or -value when higher is better).
+    """
+
+    metric: str
+    higher_is_better: bool
+    groups: pd.DataFrame  # (G,) family, data_tokens, student_params
+    y: np.ndarray  # (R,) sign-adjusted values, sorted by cell
+    cell_start: np.ndarray  # (C,) first row of each cell
+    cell_n: np.ndarray  # (C,) runs per cell (the quadratic's weights)
+    cell_group: np.ndarray  # (C,) group of each cell
+    cell_teacher: np.ndarray  # (C,) teacher params (float)
+    cell_basis: np.ndarray  # (C, 3) [1, u, u^2], u = ln T scaled to [-1, 1] within the group
+    cell_leverage: np.ndarray  # (C,) leverage of each cell in its group's weighted quadratic
+    proj: np.ndarray  # (C, 3) coefficients of group g = sum over its cells of cell_mean * proj[c]
+    group_start: np.ndarray  # (G,) first cell of each group
+    group_n_teachers: np.ndarray  # (G,)
+    group_center: np.ndarray  # (G,) mid-point of ln T over the tested teachers
+    group_half: np.ndarray  # (G,) half the ln T range (0 with one teacher)
+    pad: np.ndarray  # (G, K) cell index of the group's k-th teacher (ascending), -1 past its last one
+
+    @property
+    def sign(self) -> float:
+        return -1.0 if self.higher_is_better else 1.0
+
+    def cell_means(self) -> np.ndarray:
+        """(C,) sign-adjusted mean of each cell."""
+        return np.add.reduceat(self.y, self.cell_start) / self.cell_n
+
+
+def _check_results(results: pd.DataFrame, metric: str) -> pd.DataFrame:
+    if not isinstance(results, pd.DataFrame):
+        raise TypeError(f"results: expected a pandas DataFrame, found {type(results).__name__}")
+    missing = [c for c in _REQUIRED if c not in results.columns]
+    if missing:
+        raise ValueError(f"results: missing column(s) {missing}; expected the distillation-results contract "
+                         f"(student_params, teacher_params, metric, value, ...), found {list(results.columns)}")
+    rows = results[results["metric"] == metric]
+    if rows.empty:
+        found = sorted(map(str, results["metric"].dropna().unique()))
+        raise ValueError(f"results: no rows with metric {metric!r}; metrics found: {found}")
+    if "higher_is_better" not in rows.columns:
+        raise ValueError(f"results: no 'higher_is_better' column; say whether a higher {metric} is better "
+                         f"(the loader infers it from the metric name)")
+    directions = rows["higher_is_better"].dropna().unique()
+    if len(directions) != 1 or rows["higher_is_better"].isna().any():
+        raise ValueError(f"results, column 'higher_is_better': expected one True/False for metric {metric!r}, "
+                         f"found {sorted(map(str, rows['higher_is_better'].unique()))}")
+    for col in ("student_params", "teacher_params", "value"):
+        vals = pd.to_numeric(rows[col], errors="coerce").to_numpy(dtype=float)
+        bad = ~np.isfinite(vals) | ((vals <= 0) if col != "value" else False)
+        if bad.any():
+            first = rows.index[np.flatnonzero(bad)[0]]
+            what = "a finite number" if col == "value" else "a positive parameter count"
+            raise ValueError(f"results, row {first}, column {col!r}: expected {what}, found {rows.at[first, col]!r} "
+                             f"({int(bad.sum())} such row(s) for metric {metric!r})")
+    return rows
+
+
+def _build_layout(results: pd.DataFrame, metric: str) -> _Layout:
+    rows = _check_results(results, metric)
+    higher = bool(rows["higher_is_better"].iloc[0])
+    sign = -1.0 if higher else 1.0
+    n = len(rows)
+    family = rows["family"].astype(str).to_numpy() if "family" in rows else np.full(n, "default", dtype=object)
+    tokens = (pd.to_numeric(rows["data_tokens"], errors="coerce").to_numpy(dtype=float) if "data_tokens" in rows
+              else np.full(n, np.nan))
+    s = rows["student_params"].to_numpy(dtype=np.int64)
+    t = rows["teacher_params"].to_numpy(dtype=np.int64)
+    v = rows["value"].to_numpy(dtype=float)
+    fam_codes, fam_uniques = pd.factorize(family, sort=True)
+    tok_codes, tok_uniques = pd.factorize(tokens, sort=True, use_na_sentinel=False)
+    # sort by group, teacher, then value: the layout (hence every bootstrap draw) ignores the input row order
+    order = np.lexsort((v, t, s, tok_codes, fam_codes))
+    fs, ks, ss, ts, y = fam_codes[order], tok_codes[order], s[order], t[order], sign * v[order]
+
+    new_group = np.r_[True, (fs[1:] != fs[:-1]) | (ks[1:] != ks[:-1]) | (ss[1:] != ss[:-1])]
+    new_cell = new_group | np.r_[True, ts[1:] != ts[:-1]]
+    cell_start = np.flatnonzero(new_cell)
+    n_cells = cell_start.size
+    cell_n = np.diff(np.r_[cell_start, n]).astype(float)
+    cell_group = (np.cumsum(new_group) - 1)[cell_start]
+    group_start = np.flatnonzero(np.r_[True, cell_group[1:] != cell_group[:-1]])
+    n_groups = group_start.size
+    group_n_teachers = np.diff(np.r_[group_start, n_cells])
+
+    # u = ln T scaled to [-1, 1] within each group: a well-conditioned quadratic whatever the sizes
+    cell_teacher = ts[cell_start].astype(float)
+    lt = np.log(cell_teacher)
+    lo, hi = np.minimum.reduceat(lt, group_start), np.maximum.reduceat(lt, group_start)
+    center, half = (lo + hi) / 2, (hi - lo) / 2
+    u = (lt - center[cell_group]) / np.where(half > 0, half, 1.0)[cell_group]
+    basis = np.stack([np.ones_like(u), u, u * u], axis=1)  # (C, 3)
+
+    # weighted normal equations per group, A_g = sum_c w_c b_c b_c^T, solved once: the weights (runs per cell) do
+    # not change under resampling, so every bootstrap coefficient is a fixed linear map of the cell means
+    m = [np.add.reduceat(cell_n * u ** k, group_start) for k in range(5)]
+    a = np.stack([np.stack([m[i + j] for j in range(3)], -1) for i in range(3)], -2)  # (G, 3, 3)
+    can_fit = group_n_teachers >= MIN_TEACHERS_PARABOLA
+    a[~can_fit] = np.eye(3)
+    a_inv = np.linalg.inv(a)[cell_group]  # (C, 3, 3)
+    a_inv_b = np.einsum("cij,cj->ci", a_inv, basis)
+    proj = cell_n[:, None] * a_inv_b
+    leverage = cell_n * np.einsum("ci,ci->c", basis, a_inv_b)
+    proj[~can_fit[cell_group]] = np.nan
+    leverage[~can_fit[cell_group]] = np.nan
+
+    pad = np.full((n_groups, int(group_n_teachers.max())), -1, dtype=np.int64)
+    pad[cell_group, np.arange(n_cells) - group_start[cell_group]] = np.arange(n_cells)
+
+    first_row = order[cell_start[group_start]]
+    groups = pd.DataFrame({
+        "family": family[first_row].astype(str),
+        "data_tokens": tokens[first_row].astype("float64"),
+        "student_params": s[first_row].astype(np.int64),
+    })
+    return _Layout(metric=metric, higher_is_better=higher, groups=groups, y=y, cell_start=cell_start,
+                   cell_n=cell_n, cell_group=cell_group, cell_teacher=cell_teacher, cell_basis=basis,
+                   cell_leverage=leverage, proj=proj, group_start=group_start, group_n_teachers=group_n_teachers,
+                   group_center=center, group_half=half, pad=pad)
+
+
+# ---------------------------------------------------------------------------------------------- the rule
+class _Optimum(NamedTuple):
+    log_teacher: np.ndarray  # (B, G) ln T* by the rule
+    smooth: np.ndarray  # (B, G) bool: the parabola's vertex was used
+    convex: np.ndarray  # (B, G) bool: the parabola opens toward an optimum (False when it cannot be fitted)
+    vertex_log_teacher: np.ndarray  # (B, G) ln T at the vertex (NaN when not convex)
+    arg_cell: np.ndarray  # (B, G) cell of the best observed teacher
+    arg_pos: np.ndarray  # (B, G) its rank among the group's teachers (0 = smallest)
+    coef: np.ndarray  # (B, G, 3) quadratic coefficients in u (sign-adjusted)
+
+
+def _optimum_from_means(lay: _Layout, means: np.ndarray) -> _Optimum:
+    """Apply the optimum rule to cell means `means` (B, C), all B resamples and G groups at once."""
+    coef = np.stack([np.add.reduceat(means * lay.proj[:, k], lay.group_start, axis=1) for k in range(3)], -1)
+    c1, c2 = coef[..., 1], coef[..., 2]
+    can_fit = lay.group_n_teachers >= MIN_TEACHERS_PARABOLA
+    convex = can_fit & (c2 > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        u_star = np.where(convex, -c1 / (2 * c2), np.nan)
+    smooth = convex & (np.abs(u_star) <= 1 + 1e-12)
+    vertex = lay.group_center + lay.group_half * u_star
+
+    padded = np.where(lay.pad >= 0, means[:, np.maximum(lay.pad, 0)], np.inf)  # (B, G, K)
+    arg_pos = np.argmin(padded, axis=2)  # first minimum: ties go to the smaller teacher
+    arg_cell = lay.pad[np.arange(lay.pad.shape[0]), arg_pos]
+    log_teacher = np.where(smooth, vertex, np.log(lay.cell_teacher[arg_cell]))
+    return _Optimum(log_teacher, smooth, convex, vertex, arg_cell, arg_pos, coef)
+
+
+# ---------------------------------------------------------------------------------------------- resampling
+def _ci_methods(lay: _Layout, point: _Optimum) -> np.ndarray:
+    """(G,) object: "runs", "residuals" or None (see the module docstring)."""
+    min_runs = np.minimum.reduceat(lay.cell_n, lay.group_start)
+    out = np.full(lay.group_start.size, None, dtype=object)
+    out[(lay.group_n_teachers >= MIN_TEACHERS_RESIDUAL_BOOTSTRAP) & point.smooth[0]] = "residuals"
+    out[min_runs >= 2] = "runs"
+    return out
+
+
+def _resampled_log_optima(lay: _Layout, means: np.ndarray, point: _Optimum, ci_method: np.ndarray,
+                          n_boot: int, rng: np.random.Generator) -> np.ndarray:
+    """(n_boot, G) ln T* recomputed on resampled cell means; groups without a ci_method keep their point value."""
+    n_cells = means.size
+    cell_mode = ci_method[lay.cell_group]
+    runs_cells = np.flatnonzero(cell_mode == "runs")
+    res_cells = np.flatnonzero(cell_mode == "residuals")
+
+    # "runs": rows of the runs-mode cells, contiguous per cell
+    n_sel = lay.cell_n[runs_cells].astype(np.int64)
+    sel_start_local = np.r_[0, np.cumsum(n_sel)[:-1]]
+    # index arithmetic in float32 / int32: several times faster than float64 -> int64 for 10M draws
+    idx_type = np.int32 if lay.y.size < 2 ** 31 else np.int64
+    row_base = np.repeat(lay.cell_start[runs_cells], n_sel).astype(idx_type)  # (R_sel,) first row of the cell
+    row_n = np.repeat(n_sel, n_sel).astype(np.float32)
+    row_last = (row_n - 1).astype(idx_type)  # float32 rounding of u * n can reach n: clip to n - 1
+    m_sel = means[runs_cells]
+    scale = np.sqrt(n_sel / np.maximum(n_sel - 1, 1))  # variance correction (module docstring)
+
+    # "residuals": fitted parabola + leverage-adjusted, centred standardized residuals of the same group
+    if res_cells.size:
+        fitted = np.einsum("ci,ci->c", point.coef[0][lay.cell_group[res_cells]], lay.cell_basis[res_cells])
+        w = lay.cell_n[res_cells]
+        z = np.sqrt(w) * (means[res_cells] - fitted) / np.sqrt(np.maximum(1 - lay.cell_leverage[res_cells], 1e-12))
+        g_res = lay.cell_group[res_cells]
+        first = np.r_[True, g_res[1:] != g_res[:-1]]
+        seg = np.flatnonzero(first)
+        seg_n = np.diff(np.r_[seg, res_cells.size])
+        z = z - np.repeat(np.add.reduceat(z, seg) / seg_n, seg_n)
+        pool_start = np.repeat(seg, seg_n).astype(float)
+        pool_n = np.repeat(seg_n, seg_n).astype(float)
+
+    out = np.empty((n_boot, lay.group_start.size))
+    chunk = max(1, _DRAWS_PER_CHUNK // max(row_base.size + res_cells.size, 1))
+    for b0 in range(0, n_boot, chunk):
+        b = min(chunk, n_boot - b0)
+        draws = np.broadcast_to(means, (b, n_cells)).copy()
+        if runs_cells.size:
+            u = rng.random((b, row_base.size), dtype=np.float32)
+            u *= row_n
+            idx = u.astype(idx_type)
+            np.minimum(idx, row_last, out=idx)
+            idx += row_base
+            boot_mean = np.add.reduceat(lay.y[idx], sel_start_local, axis=1) / n_sel
+            draws[:, runs_cells] = m_sel + scale * (boot_mean - m_sel)
+        if res_cells.size:
+            pick = (pool_start + np.floor(rng.random((b, res_cells.size)) * pool_n)).astype(np.int64)
+            draws[:, res_cells] = fitted + z[pick] / np.sqrt(w)
+        out[b0:b0 + b] = _optimum_from_means(lay, draws).log_teacher
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- public API
+class OptimaResamples(NamedTuple):
+    """find_optima's table plus what a pipeline bootstrap needs from it."""
+
+    optima: pd.DataFrame  # the find_optima table
+    log_teacher_boot: np.ndarray  # (n_boot, G) ln T* per resample, rows of `optima` in order
+    caveats: list  # CapacityGapWarning instances (already in `optima.note`; not yet emitted)
+
+
+def resample_optima(results: pd.DataFrame, metric: str, *, alpha: float = 0.05, n_boot: int = 200,
+                    seed: int = 0) -> OptimaResamples:
+    """find_optima without emitting warnings, also returning the (n_boot, G) resampled ln T* (for bootstrap_law)."""
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha: expected a number between 0 and 1, found {alpha!r}")
+    if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 0:
+        raise ValueError(f"n_boot: expected a whole number of resamples, 0 or more, found {n_boot!r}")
+    lay = _build_layout(results, metric)
+    means = lay.cell_means()
+    point = _optimum_from_means(lay, means[None, :])
+    ci_method = _ci_methods(lay, point)
+    rng = np.random.default_rng(seed)
+    boot = _resampled_log_optima(lay, means, point, ci_method, n_boot, rng)
+    optima, caveats = _optima_table(lay, means, point, ci_method, boot, alpha)
+    optima.attrs["seed"] = seed
+    return OptimaResamples(optima, boot, caveats)
+
+
+def find_optima(results: pd.DataFrame, metric: str, *, alpha: float = 0.05, n_boot: int = 200,
+                seed: int = 0) -> pd.DataFrame:
+    """The optimal teacher for each family x data_tokens x student, with a (1 - alpha) bootstrap interval.
+
+    Columns (one row per group, sorted by family, data_tokens, student_params):
+      family, data_tokens (NaN when absent), student_params;
+      teacher_params  the estimate T* (params, rounded to a whole count);
+      ci_lower, ci_upper  percentile interval of T* over `n_boot` resamples (NaN when none is honest; see note);
+      method  "log_parabola" (vertex of the quadratic in ln T) or "argmin" (best observed teacher);
+      n_teachers, n_runs  distinct teachers and runs in the group;
+      at_grid_edge  the best observed teacher is the smallest or largest tested;
+      convex  the parabola opens toward an optimum (<NA> with fewer than 3 teachers);
+      note  why the smooth estimate was refused, edge and interval caveats ("" when none);
+      best_value  the metric at the optimum: the parabola's value at its vertex, or the best observed mean;
+      ci_method  "runs", "residuals" or None (module docstring).
+    attrs: metric, alpha, higher_is_better, n_boot, seed. Emits EdgeOptimumWarning / NonConvexWarning.
+    """
+    out = resample_optima(results, metric, alpha=alpha, n_boot=n_boot, seed=seed)
+    emit_caveats(out.caveats, stacklevel=2)
+    return out.optima
+
+
+def emit_caveats(caveats, stacklevel: int = 2) -> None:
+    """warnings.warn each caveat once (the same sentence twice is one caveat); stacklevel as for the caller of
+    emit_caveats (2 = the caller's caller)."""
+    for cav in dict.fromkeys(caveats):
+        warnings.warn(cav, stacklevel=stacklevel + 1)
+
+
+def _optima_table(lay: _Layout, means: np.ndarray, point: _Optimum, ci_method: np.ndarray,
+                  boot: np.ndarray, alpha: float) -> tuple[pd.DataFrame, list[CapacityGapWarning]]:
+    n_groups = lay.group_start.size
+    log_t = point.log_teacher[0]
+    smooth, convex = point.smooth[0], point.convex[0]
+    arg_cell, arg_pos = point.arg_cell[0], point.arg_pos[0]
+    n_t = lay.group_n_teachers
+    at_edge = (arg_pos == 0) | (arg_pos == n_t - 1)
+    c0, c1, c2 = point.coef[0].T
+    with np.errstate(divide="ignore", invalid="ignore"):
+        vertex_value = c0 - c1 * c1 / (4 * c2)
+    best = lay.sign * np.where(smooth, vertex_value, means[arg_cell])
+
+    has_ci = (ci_method != None) & (boot.shape[0] > 0)  # noqa: E711  (elementwise on an object array)
+    if boot.shape[0]:
+        q = np.quantile(boot, [alpha / 2, 1 - alpha / 2], axis=0)
+        ci_lower, ci_upper = np.where(has_ci, np.exp(q[0]), np.nan), np.where(has_ci, np.exp(q[1]), np.nan)
+    else:
+        ci_lower = ci_upper = np.full(n_groups, np.nan)
+
+    lo_t = lay.cell_teacher[lay.pad[:, 0]]
+    hi_t = lay.cell_teacher[lay.pad[np.arange(n_groups), n_t - 1]]
+    notes, caveats = [], []
+    g = lay.groups
+    for i in range(n_groups):
+        parts = []
+        who = dict(family=g.at[i, "family"], data_tokens=g.at[i, "data_tokens"])
+        student, best_t = int(g.at[i, "student_params"]), float(lay.cell_teacher[arg_cell[i]])
+        if n_t[i] < MIN_TEACHERS_PARABOLA:
+            parts.append(f"fewer than {MIN_TEACHERS_PARABOLA} teachers: no smooth estimate, best observed teacher used")
+        elif not convex[i]:
+            parts.append("the curve does not open toward an optimum (not convex): smooth estimate refused, "
+                         "best observed teacher used")
+            caveats.append(NonConvexWarning.for_student(student, best_t, lay.metric,
+                                                        higher_is_better=lay.higher_is_better, **who))
+        elif not smooth[i]:
+            v = math.exp(point.vertex_log_teacher[0, i])
+            parts.append(f"the parabola's vertex ({_fmt(v)}) lies outside the tested teachers ({_fmt(lo_t[i])} to "
+                         f"{_fmt(hi_t[i])}): smooth estimate refused, best observed teacher used")
+        if at_edge[i]:
+            edge = "largest" if arg_pos[i] == n_t[i] - 1 else "smallest"
+            if n_t[i] == 1:
+                parts.append("only one teacher tested: the optimum is unknown")
+            else:
+                parts.append(f"best observed teacher is the {edge} tested: the true optimum may be "
+                             f"{'larger' if edge == 'largest' else 'smaller'}")
+            caveats.append(EdgeOptimumWarning.for_student(student, best_t, edge, n_teachers=int(n_t[i]), **who))
+        if boot.shape[0] == 0:
+            parts.append("no resamples requested (n_boot=0): no interval")
+        elif ci_method[i] is None:
+            parts.append(f"no interval: with one run for some teacher only an accepted parabola with >= "
+                         f"{MIN_TEACHERS_RESIDUAL_BOOTSTRAP} teachers can be resampled (add seeds)")
+        elif ci_method[i] == "residuals":
+            parts.append("one run for some teacher: interval from a residual bootstrap of the parabola")
+        notes.append("; ".join(parts))
+
+    optima = pd.DataFrame({
+        "family": g["family"].astype(str),
+        "data_tokens": g["data_tokens"].astype("float64"),
+        "student_params": g["student_params"].astype(np.int64),
+        "teacher_params": np.rint(np.exp(log_t)).astype(np.int64),
+        "ci_lower": np.rint(ci_lower),
+        "ci_upper": np.rint(ci_upper),
+        "method": np.where(smooth, "log_parabola", "argmin"),
+        "n_teachers": n_t.astype(np.int64),
+        "at_grid_edge": at_edge.astype(bool),
+        "convex": pd.array(np.where(n_t >= MIN_TEACHERS_PARABOLA, convex, None), dtype="boolean"),
+        "note": notes,
+        "best_value": best.astype(float),
+        "n_runs": np.add.reduceat(lay.cell_n, lay.group_start).astype(np.int64),
+        "ci_method": pd.Series(ci_method, dtype=object),
+    }, columns=OPTIMA_COLUMNS)
+    optima.attrs.update(metric=lay.metric, alpha=float(alpha), higher_is_better=lay.higher_is_better,
+                        n_boot=int(boot.shape[0]))
+    return optima, caveats
+
+
+def _fmt(n_params: float) -> str:
+    return format_size(n_params) if math.isfinite(n_params) else "?"
+
+
+def _json_number(value, integer: bool = False):
+    """A JSON-safe number: None for NaN/None, int for whole counts."""
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return None
+    value = float(value)
+    if not math.isfinite(value):
+        return None
+    return int(round(value)) if integer else value
+
+
+def optima_records(optima: pd.DataFrame) -> list[dict]:
+    """The optima as JSON records with the keys of issue #2 section 5 (sizes in raw params, null for missing)."""
+    records = []
+    for row in optima.to_dict("records"):
+        records.append({
+            "family": None if row.get("family") is None else str(row["family"]),
+            "data_tokens": _json_number(row.get("data_tokens"), integer=True),
+            "student_params": _json_number(row.get("student_params"), integer=True),
+            "teacher_params": _json_number(row.get("teacher_params"), integer=True),
+            "ci_lower": _json_number(row.get("ci_lower"), integer=True),
+            "ci_upper": _json_number(row.get("ci_upper"), integer=True),
+            "method": None if row.get("method") is None else str(row["method"]),
+            "n_teachers": _json_number(row.get("n_teachers"), integer=True),
+            "at_grid_edge": None if row.get("at_grid_edge") is None else bool(row["at_grid_edge"]),
+        })
+    return records
+
+
+def optima_to_dict(optima: pd.DataFrame, metric: str | None = None) -> dict:
+    """The optimum JSON: {"schema_version": 1, "metric", "optima": [...]}; json.dumps(allow_nan=False)-safe."""
+    return {"schema_version": SCHEMA_VERSION, "metric": metric if metric is not None else optima.attrs.get("metric"),
+            "optima": optima_records(optima)}

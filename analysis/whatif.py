@@ -1,0 +1,156 @@
+"""What-if questions on the law of capacity gap: S -> T* (with intervals) and real teachers for it; T -> S.
+
+`whatif(S, law=...)` works from a fitted law (a LawFit: source "fit", with confidence and prediction intervals)
+or from the law as reported (a ReportedLaw: source "reported", no interval). It ranks the model catalog's
+checkpoints for the student (see `analysis.catalog.rank_teachers`) and gathers the caveats a reader must see.
+`WhatIf.to_dict()` is the `whatif` JSON of the CLI contract (issue #2, section 5).
+"""
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from analysis.catalog import rank_teachers
+from analysis.caveats import CapacityGapWarning, ExtrapolationWarning
+from analysis.reported_law import PREDICTION_COLUMNS, ReportedLaw
+from analysis.sizes import format_size, parse_size
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class WhatIf:
+    """The answer to "which teacher for a student of this size?"."""
+
+    student_params: int  # the student asked about (raw params)
+    source: str  # "fit" (a law fitted to data) or "reported" (Zhang et al., as reported)
+    law_label: str  # how to name the law in words, e.g. "as reported" or "fit (linear)"
+    alpha: float | None  # interval level 1 - alpha; None for the reported law (no interval)
+    teacher_params: dict[str, float]  # PREDICTION_COLUMNS -> raw params (NaN where undefined)
+    candidates: pd.DataFrame  # catalog.RANKING_COLUMNS
+    caveats: tuple[str, ...] = field(default_factory=tuple)  # sentences for the reader
+    metric: str | None = None  # the metric of the penalty column, when there is one
+
+    def to_dict(self) -> dict:
+        """The whatif JSON: schema_version, student_params, source, teacher_params{...}, candidates[...].
+
+        Numbers are numbers (sizes in raw parameter counts), NaN / NA become None.
+        """
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "student_params": int(self.student_params),
+            "source": self.source,
+            "teacher_params": {k: _json_number(self.teacher_params.get(k)) for k in PREDICTION_COLUMNS},
+            "candidates": [{k: _json_value(v) for k, v in rec.items()}
+                           for rec in self.candidates.to_dict(orient="records")],
+        }
+
+
+def whatif(student_params, *, law, alpha: float = 0.05, catalog: pd.DataFrame | None = None,
+           results: pd.DataFrame | None = None, metric: str | None = None, top: int | None = 10) -> WhatIf:
+    """S -> the optimal teacher T* with its intervals, the closest real teachers, and the caveats.
+
+    law: a LawFit (from `analysis.law.fit_law`) or a ReportedLaw (`analysis.reported_law.load_reported_law()`).
+    results / metric: distillation results for the expected penalty of each candidate (per-student curves).
+    Statistical caveats raised while predicting are re-emitted as warnings and also listed in `caveats`.
+    """
+    s = _student_size(student_params)
+    reported = isinstance(law, ReportedLaw)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        prediction = law.predict([s], alpha=alpha)
+    for w in caught:  # let the caller's own warning handling see them too
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    row = {c: float(prediction[c].iloc[0]) for c in PREDICTION_COLUMNS}
+
+    caveats = list(law.caveats) if reported else [str(c) for c in getattr(law, "caveats", [])]
+    caveats += [str(w.message) for w in caught if _is_caveat(w.category)]
+    caveats += _size_caveats(s, row["mean"], law, reported)
+    if results is not None and metric is not None:
+        results = results[results["metric"] == metric]
+    candidates = rank_teachers(s, row, catalog, curves=results, top=top, metric=metric)
+    return WhatIf(
+        student_params=s,
+        source="reported" if reported else "fit",
+        law_label=law.label if reported else f"fit ({getattr(law, 'form', 'law')})",
+        alpha=None if reported else alpha,
+        teacher_params=row,
+        candidates=candidates,
+        caveats=tuple(dict.fromkeys(caveats)),  # drop repeats, keep order
+        metric=metric,
+    )
+
+
+def best_served_student(teacher_params, law, alpha: float = 0.05) -> pd.Series:
+    """T -> the student size this teacher serves best, from law.invert: a Series with PREDICTION_COLUMNS
+    (raw params; NaN intervals for the reported law), named by the teacher size."""
+    t = _student_size(teacher_params, name="teacher_params")
+    out = law.invert([t], alpha=alpha).iloc[0][list(PREDICTION_COLUMNS)].astype(float)
+    out.name = t
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- helpers
+def _student_size(value, name: str = "student_params") -> int:
+    """A positive size: a number of params, or text such as "1.3B" (parsed by analysis.sizes)."""
+    if isinstance(value, str):
+        try:
+            return parse_size(value)
+        except ValueError as exc:
+            raise ValueError(f"{name}: {exc}") from exc
+    try:
+        size = float(value)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name}: expected a size such as 1.3B or 1300000000, found {value!r}") from exc
+    if not math.isfinite(size) or size <= 0:
+        raise ValueError(f"{name}: expected a positive size such as 1.3B or 1300000000, found {value!r}")
+    return int(round(size))
+
+
+def _size_caveats(student: int, t_star: float, law, reported: bool) -> list[str]:
+    """Caveats about where the student lies relative to the data behind the law, each also emitted as an
+    ExtrapolationWarning. A LawFit judges its own extrapolation (it warns in predict; those are caught above);
+    the reported law's range (models below 3B) is checked here."""
+    out = []
+    if not np.isfinite(t_star) or t_star <= 0:
+        out.append(f"The law predicts no positive teacher size for a {format_size(student)} student "
+                   f"(T* = {format_size(t_star)} params): the student is below the range the line describes.")
+    elif t_star <= student:
+        out.append(f"The predicted optimal teacher ({format_size(t_star)}) is not larger than the "
+                   f"{format_size(student)} student: the law does not describe this range.")
+    elif reported and max(t_star, student) > law.fit_max_params:
+        out.append(f"The reported law was fitted on models below {format_size(law.fit_max_params)} parameters; "
+                   f"a {format_size(student)} student with a {format_size(t_star)} teacher is an extrapolation "
+                   f"(the paper checked one such case: for a 3B student, a 7B teacher did best among 7B, 13B "
+                   f"and 70B).")
+    for message in out:
+        warnings.warn(ExtrapolationWarning(message), stacklevel=3)  # point at whatif()'s caller
+    return out
+
+
+def _is_caveat(category) -> bool:
+    return issubclass(category, CapacityGapWarning)
+
+
+def _json_number(value):
+    if value is None or value is pd.NA:
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def _json_value(value):
+    """JSON-ready scalar: numpy -> Python, NaN/NA -> None, whole-number sizes stay ints."""
+    if value is None or value is pd.NA:
+        return None
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(value) else None
+    return value

@@ -153,7 +153,8 @@ def cmd_law(args: argparse.Namespace) -> int:
         print(f"\nPipeline bootstrap ({args.bootstrap} resamples of runs -> optima -> law), "
               f"{int((1 - args.alpha) * 100)}% percentile intervals:")
         for name, row in boot.conf_int().iterrows():
-            print(f"  {name}: [{row['lower']:.4g}, {row['upper']:.4g}]")
+            show = _size if name.endswith("_params") else "{:.4g}".format
+            print(f"  {name}: [{show(row['lower'])}, {show(row['upper'])}]")
     return 0
 
 

@@ -38,7 +38,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from analysis.caveats import CapacityGapWarning, EdgeOptimumWarning, NonConvexWarning
+from analysis.caveats import CapacityGapWarning, DataWarning, EdgeOptimumWarning, NonConvexWarning
 from analysis.sizes import format_size
 
 SCHEMA_VERSION = 1
@@ -288,6 +288,7 @@ def resample_optima(results: pd.DataFrame, metric: str, *, alpha: float = 0.05, 
         raise ValueError(f"alpha: expected a number between 0 and 1, found {alpha!r}")
     if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 0:
         raise ValueError(f"n_boot: expected a whole number of resamples, 0 or more, found {n_boot!r}")
+    results, baseline_caveats = _without_baselines(results, metric)
     lay = _build_layout(results, metric)
     means = lay.cell_means()
     point = _optimum_from_means(lay, means[None, :])
@@ -296,7 +297,27 @@ def resample_optima(results: pd.DataFrame, metric: str, *, alpha: float = 0.05, 
     boot = _resampled_log_optima(lay, means, point, ci_method, n_boot, rng)
     optima, caveats = _optima_table(lay, means, point, ci_method, boot, alpha)
     optima.attrs["seed"] = seed
-    return OptimaResamples(optima, boot, caveats)
+    return OptimaResamples(optima, boot, baseline_caveats + caveats)
+
+
+# `student_init` values of baseline students that were not made from their teacher (eval_runs writes "random"
+# for its random-init baselines): they are comparison points, not points of a student's teacher curve.
+BASELINE_INITS = frozenset({"random", "random_init", "scratch"})
+
+
+def _without_baselines(results: pd.DataFrame, metric: str) -> tuple[pd.DataFrame, list]:
+    """Leave random-init baseline rows out of the optima, with a DataWarning that counts them."""
+    if not isinstance(results, pd.DataFrame) or "student_init" not in results.columns:
+        return results, []
+    baseline = results["student_init"].astype("string").str.lower().isin(BASELINE_INITS).fillna(False)
+    baseline &= results["metric"] == metric
+    n = int(baseline.sum())
+    if n == 0:
+        return results, []
+    return results[~baseline.to_numpy()], [DataWarning(
+        f"{n} {metric} row{'s' if n != 1 else ''} of random-init baseline students "
+        f"(student_init = random) were left out of the optimal teachers: they show what distillation without "
+        f"pruning gives, not a point of a student's teacher curve.", n_rows=n)]
 
 
 def find_optima(results: pd.DataFrame, metric: str, *, alpha: float = 0.05, n_boot: int = 200,

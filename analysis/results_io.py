@@ -791,7 +791,8 @@ def load_distillation_results(
     layout = _resolve_layout(raw.frame, column_map, inp.name, report)
     cells = _convert_cells(raw, layout, size_unit)
     keep = _account_drops(raw, layout, cells, report)
-    raw.frame.drop(columns=raw.frame.columns, inplace=True)  # messages are built: free the file's copy early
+    for column in list(raw.frame.columns):  # messages are built: free the file's copy before building the output
+        del raw.frame[column]
     frame, rec_rows = _build_frame(raw, layout, cells, keep, inp.name)
     _resolve_direction(frame, cells, keep, higher_is_better, inp.name, report)
     frame = _drop_duplicates(frame, rec_rows, layout, report)

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.caveats import EdgeOptimumWarning, NonConvexWarning
+from analysis.caveats import DataWarning, EdgeOptimumWarning, NonConvexWarning
 from analysis.optimum import OPTIMA_COLUMNS, OPTIMUM_JSON_KEYS, find_optima, optima_to_dict
 from analysis.simulate import simulate_distillation
 
@@ -241,3 +241,15 @@ def test_optima_json_has_the_documented_keys_and_is_strict_json():
     rec = out["optima"][0]
     assert list(rec) == OPTIMUM_JSON_KEYS
     assert rec["ci_lower"] is None and rec["data_tokens"] is None and isinstance(rec["teacher_params"], int)
+
+
+def test_random_init_baseline_rows_are_left_out_of_the_optima_with_a_warning():
+    df = simulate_distillation(n_seeds=2, seed=4)
+    planted = find_optima(df, "val_loss", n_boot=50)
+    # a baseline much better than every distilled student at the smallest teacher would move the optimum there
+    baseline = df.groupby("student_params", as_index=False).first()
+    baseline = baseline.assign(value=baseline["value"] - 5.0, student_init="random")
+    mixed = pd.concat([df.assign(student_init="pruned"), baseline], ignore_index=True)
+    with pytest.warns(DataWarning, match=rf"{len(baseline)} val_loss rows of random-init baseline"):
+        optima = find_optima(mixed, "val_loss", n_boot=50)
+    pd.testing.assert_frame_equal(optima.reset_index(drop=True), planted.reset_index(drop=True))

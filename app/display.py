@@ -1,0 +1,71 @@
+"""How numbers are shown: every size carries its unit ("1.3B params"), every interval its level, and tables
+get human size columns. Also the caveat and empty-state messages every page uses.
+"""
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import streamlit as st
+
+SIZE_COLUMNS = ("student_params", "teacher_params", "params", "non_embedding_params", "ci_lower", "ci_upper",
+                "mean", "mean_ci_lower", "mean_ci_upper", "obs_ci_lower", "obs_ci_upper")
+
+
+def _finite(value) -> bool:
+    try:
+        return value is not None and not pd.isna(value) and math.isfinite(float(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def size(n_params, unit: str = "params") -> str:
+    """'1.3B params'; '—' for a missing or non-positive value."""
+    from analysis.sizes import format_size
+
+    if not _finite(n_params) or float(n_params) <= 0:
+        return "—"
+    return f"{format_size(float(n_params))} {unit}".strip()
+
+
+def interval(lower, upper, unit: str = "params") -> str:
+    """'1.1B – 1.5B params', or 'not available' when either end is missing."""
+    if not (_finite(lower) and _finite(upper)):
+        return "not available"
+    return f"{size(lower, '')} – {size(upper, unit)}"
+
+
+def level(alpha: float) -> str:
+    """'95%' for alpha 0.05."""
+    return f"{100 * (1 - alpha):g}%"
+
+
+def humanize(table: pd.DataFrame, columns=SIZE_COLUMNS) -> pd.DataFrame:
+    """A copy with parameter-count columns shown as '1.3B params' (raw counts stay in exports)."""
+    out = table.copy()
+    for col in columns:
+        if col in out.columns:
+            out[col] = out[col].map(lambda v: size(v))
+    if "data_tokens" in out.columns:
+        out["data_tokens"] = out["data_tokens"].map(lambda v: size(v, "tokens"))
+    return out
+
+
+SHOWN_KEY = "_caveats_shown_this_run"  # reset by app/main.py at the start of every full run
+
+
+def show_caveats(messages, *, title: str | None = None, once: bool = True) -> None:
+    """Each caveat as a yellow warning box in words. With `once`, a caveat already shown on this run of the
+    page is not repeated (the law, the forms table and the bootstrap raise the same ones); inside a fragment
+    pass once=False, since a fragment rerun redraws only itself."""
+    shown = st.session_state.setdefault(SHOWN_KEY, set())
+    for message in dict.fromkeys(str(m) for m in messages if str(m).strip()):
+        if once and message in shown:
+            continue
+        shown.add(message)
+        st.warning(message if title is None else f"{title}: {message}", icon=":material/warning:")
+
+
+def empty_state(message: str) -> None:
+    """A blue box that says what is missing and what to do next."""
+    st.info(message, icon=":material/info:")

@@ -1,0 +1,78 @@
+"""Overview page: what the law of capacity gap says, one figure, the headline on the active dataset (fitted
+slope with its interval beside the reported ~2.5) and a quick what-if box."""
+from __future__ import annotations
+
+import streamlit as st
+
+from app import settings
+from app.active import active_data
+from app.compute import choose_law, laws_for, reported_law
+from app.display import empty_state, interval, level, show_caveats, size
+from app.guard import guarded
+
+st.title("Capacity Gap Lab")
+st.markdown(
+    "**Which teacher gives the best distilled student of size S?** Zhang et al. (*Towards the Law of Capacity "
+    "Gap in Distilling Language Models*, ACL 2025) found that a bigger teacher is not always better: past an "
+    "optimal size the student gets worse — the *curse of capacity gap*. Across GPT-2 and Pythia students the "
+    "optimal teacher grew linearly with the student, reported as **T\\* ≈ 2.498 · S − 11.498M params** "
+    "(R² = 0.9957): roughly a teacher 2.5 times the student.\n\n"
+    "This lab finds the optimal teacher for each student in your distillation sweeps, fits that law with "
+    "honest intervals, compares it with the reported one, and answers what-if questions with real checkpoints. "
+    "Start on the **Data** page (or use the bundled example), then see the **Law** and **What-if** pages.")
+
+active = active_data()
+law_reported = reported_law()
+alpha = 0.05
+
+with guarded("show the headline"):
+    from analysis.figures import law_figure
+
+    left, right = st.columns([3, 2])
+    fit = None
+    if active.has_rows:
+        laws, _ = laws_for(active.cache_key, form="linear", alpha=alpha, pooled=True)
+        result = laws[0]
+        fit = result.fit
+        with right:
+            st.subheader("On the active data")
+            st.caption(f"{active.label} · {active.metric} · hash `{active.data_hash}`")
+            if fit is None:
+                st.error(f"The law could not be fitted: {result.error}", icon=":material/error:")
+            else:
+                lo, hi = fit.conf_int(alpha).loc["slope"]
+                st.metric("Fitted slope k", f"{fit.params['slope']:.3g}",
+                          f"{level(alpha)} CI {lo:.3g} – {hi:.3g}", delta_color="off", delta_arrow="off")
+                st.metric("Reported slope (Zhang et al.)", f"{law_reported.slope:g}", "as reported, no interval",
+                          delta_color="off", delta_arrow="off")
+                verdict = "inside" if lo <= law_reported.slope <= hi else "outside"
+                st.caption(f"The reported slope lies {verdict} the fitted {level(alpha)} interval "
+                           f"({fit.nobs:g} students, R² = {fit.rsquared:.3f}).")
+                show_caveats(result.caveats)
+    else:
+        with right:
+            st.subheader("No data loaded")
+            empty_state("The figure shows the reported law only. Load the bundled example or your own results "
+                        "on the Data page to see the fitted law beside it.")
+    with left:
+        st.plotly_chart(law_figure(fit, None if fit is None else fit.optima, reported=law_reported, alpha=alpha),
+                        width="stretch", key="overview_law")
+
+with guarded("answer the quick what-if"):
+    from analysis.sizes import parse_size
+
+    st.subheader("Quick what-if")
+    q = st.columns([1, 3])
+    text = settings.text("Student size", key="ov_s", default="1.3B", container=q[0],
+                         help="Parameters, e.g. 1.3B, 350M or 125000000.")
+    try:
+        student = parse_size(text)
+    except ValueError as error:
+        q[1].error(f"Student size: {error}", icon=":material/error:")
+    else:
+        chosen = choose_law(active, "fit", alpha=alpha)
+        row = chosen.law.predict([student], alpha=alpha).iloc[0]
+        answer = f"For a **{size(student)}** student the optimal teacher is about **{size(row['mean'])}**"
+        if chosen.source == "fit":
+            answer += f" ({level(alpha)} prediction interval {interval(row['obs_ci_lower'], row['obs_ci_upper'])})"
+        q[1].markdown(answer + ".  \n" + chosen.description + " More on the **What-if** page.")

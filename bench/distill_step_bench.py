@@ -1,0 +1,145 @@
+"""Benchmark of one distillation step: ours (chunked KD loss from hidden states, bf16 teacher probabilities) against a
+straightforward baseline (teacher and student HF forward passes, full-vocabulary float32 logits, F.cross_entropy +
+F.kl_div), at the cpu-small sizes and at a 32k-token vocabulary.
+
+    .venv/bin/python bench/distill_step_bench.py [--steps 20] [--threads 1]
+
+Speed: both variants in one process, alternating step by step so that both see the same machine load; tokens/s
+from the median step time. Memory: each variant in its own subprocess (3 steps) so that peak RSS (ru_maxrss) is
+that variant's alone; reported as the process peak and as the increase over the RSS after setup, before the
+first step (the memory the step itself needs). Targets (issue #4): >= 1.5x tokens/s at cpu-small sizes;
+<= 0.7x peak memory at 32k vocab.
+Writes bench/out/distill_step_bench.json. Timings are never asserted in tests.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SETTINGS = {
+    # name: (teacher params, student params, vocabulary, batch, seq_len)
+    "cpu-small": (1_200_000, 300_000, 1024, 16, 64),
+    "vocab-32k": (6_000_000, 3_000_000, 32_000, 8, 128),
+}
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+
+
+def build(setting: str, threads: int, n_batches: int):
+    """Teacher, student, batches and the two step functions for one setting."""
+    import torch
+    import torch.nn.functional as F
+
+    from eval_runs.evaluate import final_hidden
+    from eval_runs.kd_loss import distillation_loss, teacher_targets
+    from eval_runs.models import ladder_shape, new_model
+
+    torch.set_num_threads(threads)
+    t_params, s_params, vocab, batch, seq = SETTINGS[setting]
+    teacher = new_model(ladder_shape("llama", t_params, vocab_size=vocab, max_seq_len=seq), 0).eval()
+    student = new_model(ladder_shape("llama", s_params, vocab_size=vocab, max_seq_len=seq), 1)
+    opt = torch.optim.AdamW(student.parameters(), lr=1e-3)
+    g = torch.Generator().manual_seed(0)
+    batches = [torch.randint(0, vocab, (batch, seq + 1), generator=g) for _ in range(n_batches)]
+
+    def step_ours(ids):
+        x, y = ids[:, :-1], ids[:, 1:].flatten()
+        with torch.no_grad():
+            shared = teacher_targets(final_hidden(teacher, x).flatten(0, 1), teacher.get_output_embeddings().weight)
+        parts = distillation_loss(final_hidden(student, x).flatten(0, 1), student.get_output_embeddings().weight,
+                                  y, shared)
+        parts.loss.backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+
+    def step_baseline(ids):
+        x, y = ids[:, :-1], ids[:, 1:].flatten()
+        with torch.no_grad():
+            t_logits = teacher(input_ids=x).logits.float().flatten(0, 1)  # (B*T, V) float32
+        s_logits = student(input_ids=x).logits.float().flatten(0, 1)
+        ce = F.cross_entropy(s_logits, y)
+        kl = F.kl_div(F.log_softmax(s_logits, -1), F.softmax(t_logits, -1), reduction="batchmean")
+        (0.5 * ce + 0.5 * kl).backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+
+    return {"ours": step_ours, "baseline": step_baseline}, batches, batch * seq
+
+
+def memory_of_variant(setting: str, variant: str, steps: int, threads: int) -> dict:
+    """Peak RSS of a process that runs only this variant (called in a subprocess)."""
+    steps_fns, batches, _ = build(setting, threads, steps)
+    rss_setup = _rss_mb()  # models, optimizer and imports; the steps' own memory comes on top
+    for ids in batches:
+        steps_fns[variant](ids)
+    return {"peak_rss_mb": _rss_mb(), "step_rss_increase_mb": _rss_mb() - rss_setup}
+
+
+def speed(setting: str, steps: int, threads: int) -> dict:
+    """Tokens/s of both variants in one process, alternating step by step (same load for both); median step."""
+    fns, batches, tokens = build(setting, threads, steps + 1)
+    times = {"ours": [], "baseline": []}
+    for name in fns:  # warm-up
+        fns[name](batches[0])
+    for ids in batches[1:]:
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            fn(ids)
+            times[name].append(time.perf_counter() - t0)
+    return {name: tokens / statistics.median(ts) for name, ts in times.items()}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--steps", type=int, default=20, help="timed steps per variant (alternating)")
+    ap.add_argument("--threads", type=int, default=1, help="torch CPU threads (1 on a busy shared machine)")
+    ap.add_argument("--one", nargs=2, metavar=("SETTING", "VARIANT"), help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.one:
+        print(json.dumps(memory_of_variant(args.one[0], args.one[1], 3, args.threads)))
+        return
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    results = {}
+    for setting in SETTINGS:
+        summary = {"ours": {}, "baseline": {}}
+        for variant in ("baseline", "ours"):
+            out = subprocess.run([sys.executable, __file__, "--one", setting, variant, "--threads", str(args.threads)],
+                                 capture_output=True, text=True, env=env, check=True)
+            summary[variant].update(json.loads(out.stdout.strip().splitlines()[-1]))
+        tps = speed(setting, args.steps, args.threads)
+        for variant in ("baseline", "ours"):
+            summary[variant]["tokens_per_second"] = tps[variant]
+        summary["speedup_tokens_per_second"] = tps["ours"] / tps["baseline"]
+        summary["peak_rss_ratio"] = summary["ours"]["peak_rss_mb"] / summary["baseline"]["peak_rss_mb"]
+        summary["step_memory_ratio"] = (summary["ours"]["step_rss_increase_mb"]
+                                        / max(summary["baseline"]["step_rss_increase_mb"], 1e-9))
+        results[setting] = summary
+        t, s, v, b, q = SETTINGS[setting]
+        print(f"{setting}: teacher {t:,} / student {s:,} params, vocab {v:,}, batch {b}x{q}")
+        for variant in ("baseline", "ours"):
+            r = summary[variant]
+            print(f"  {variant:9s} {r['tokens_per_second']:9.0f} tokens/s   peak RSS {r['peak_rss_mb']:7.0f} MB   "
+                  f"step RSS increase {r['step_rss_increase_mb']:7.0f} MB")
+        print(f"  ratios (ours / baseline): tokens/s {summary['speedup_tokens_per_second']:.2f}x, peak RSS "
+              f"{summary['peak_rss_ratio']:.2f}x, step memory {summary['step_memory_ratio']:.2f}x", flush=True)
+    meta = {"host": platform.node(), "cpu_count": os.cpu_count(), "threads": args.threads, "steps": args.steps,
+            "load_average": os.getloadavg()}
+    out_dir = REPO / "bench" / "out"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "distill_step_bench.json").write_text(json.dumps({"meta": meta, "results": results}, indent=2))
+    print(f"load average during the run: {meta['load_average']}")
+
+
+if __name__ == "__main__":
+    main()

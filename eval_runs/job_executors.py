@@ -1,0 +1,129 @@
+"""Executors: how a job's worker (`python -m eval_runs.job_worker JOB_DIR`) gets started and stopped.
+
+One interface, two executors; both start the same worker, so a job behaves the same wherever it runs.
+  - LocalExecutor: a detached subprocess (new session, so it outlives the app and leads its own process group;
+    stdin closed, output to the job folder's worker.log). Cancel = SIGTERM to that process group.
+  - SlurmExecutor: a submitit job (AutoExecutor) running the same worker command through
+    submitit.helpers.CommandFunction. cluster="slurm" on a cluster; "local" or "debug" run the identical code
+    path here (tests). Cancel = scancel through submitit on Slurm, the process-group signal on this host otherwise.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import Protocol
+
+from eval_runs.job_registry import JobRegistry, pid_alive, process_start_time, read_status, update_status
+from eval_runs.job_spec import JobSpec, SlurmOptions
+from eval_runs.job_worker import child_env, repo_root
+
+# Workers this process started, kept so they are reaped (no zombies in a long-running app) and polled.
+_CHILDREN: dict[int, subprocess.Popen] = {}
+
+
+def reap_children() -> None:
+    for pid, proc in list(_CHILDREN.items()):
+        if proc.poll() is not None:
+            del _CHILDREN[pid]
+
+
+def worker_command(job_dir: Path) -> list[str]:
+    return [sys.executable, "-m", "eval_runs.job_worker", str(job_dir)]
+
+
+class Executor(Protocol):
+    def start(self, registry: JobRegistry, job_id: str, spec: JobSpec) -> None: ...
+
+    def cancel(self, registry: JobRegistry, job_id: str) -> None: ...
+
+
+def signal_worker_group(status: dict, sig: int = signal.SIGTERM) -> bool:
+    """Send `sig` to the worker's process group if the worker still runs on this host; True if sent."""
+    pid, host = status.get("pid"), status.get("host")
+    if not pid or (host and host != socket.gethostname()) or not pid_alive(pid, status.get("pid_start_time")):
+        return False
+    try:
+        if os.getpgid(pid) == pid:  # the worker leads its group: the command is in it too
+            os.killpg(pid, sig)
+        else:
+            os.kill(pid, sig)  # the worker forwards it to the command
+    except ProcessLookupError:
+        return False
+    return True
+
+
+class LocalExecutor:
+    """A detached subprocess on this machine."""
+
+    def start(self, registry: JobRegistry, job_id: str, spec: JobSpec) -> None:
+        job_dir = registry.job_dir(job_id)
+        with open(job_dir / "worker.log", "ab") as out:
+            proc = subprocess.Popen(worker_command(job_dir), stdin=subprocess.DEVNULL, stdout=out,
+                                    stderr=subprocess.STDOUT, cwd=str(repo_root()), env=child_env(),
+                                    start_new_session=True)
+        _CHILDREN[proc.pid] = proc
+        # the launch pid lets the registry notice a worker that dies before it writes "running"
+        status = read_status(job_dir)
+        if status.get("state") == "queued":
+            update_status(job_dir, pid=proc.pid, pid_start_time=process_start_time(proc.pid),
+                          host=socket.gethostname())
+
+    def cancel(self, registry: JobRegistry, job_id: str) -> None:
+        signal_worker_group(read_status(registry.job_dir(job_id)))
+
+
+class SlurmExecutor:
+    """A submitit job; on a cluster a Slurm job, here (cluster local/debug) the same path without Slurm."""
+
+    def __init__(self, options: SlurmOptions):
+        self.options = options
+
+    def make_submitit_executor(self, folder: Path):
+        import submitit
+
+        o = self.options
+        executor = submitit.AutoExecutor(folder=str(folder), cluster=o.cluster)
+        params = {"timeout_min": o.timeout_min, "cpus_per_task": o.cpus_per_task, "name": "capgap-job"}
+        if o.gpus_per_node:
+            params["gpus_per_node"] = o.gpus_per_node
+        if o.mem_gb:
+            params["mem_gb"] = o.mem_gb
+        if o.partition:
+            params["slurm_partition"] = o.partition  # slurm_* settings are ignored by the local/debug clusters
+        if o.account:
+            params["slurm_account"] = o.account
+        executor.update_parameters(**params)
+        return executor
+
+    def start(self, registry: JobRegistry, job_id: str, spec: JobSpec) -> None:
+        from submitit.helpers import CommandFunction
+
+        job_dir = registry.job_dir(job_id)
+        executor = self.make_submitit_executor(job_dir / "submitit")
+        fn = CommandFunction(worker_command(job_dir), verbose=False, cwd=str(repo_root()), env=child_env())
+        job = executor.submit(fn)
+        registry.set_external_id(job_id, str(job.job_id))
+        if self.options.cluster == "local":  # keep the controller process reaped, as for local jobs
+            proc = getattr(job, "_process", None)
+            if proc is not None:
+                _CHILDREN[proc.pid] = proc
+
+    def cancel(self, registry: JobRegistry, job_id: str) -> None:
+        status = read_status(registry.job_dir(job_id))
+        if self.options.cluster == "slurm" and status.get("external_id"):
+            import submitit
+
+            submitit.SlurmJob(folder=str(registry.job_dir(job_id) / "submitit"), job_id=status["external_id"]).cancel(
+                check=False)
+            return
+        signal_worker_group(status)
+
+
+def executor_for(spec: JobSpec) -> Executor:
+    if spec.executor == "slurm":
+        return SlurmExecutor(spec.slurm or SlurmOptions())
+    return LocalExecutor()

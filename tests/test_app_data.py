@@ -1,0 +1,78 @@
+"""AppTest: the Data page: upload, the validation report, column mapping and units, filters, the upload store."""
+import pandas as pd
+
+from app_harness import (all_text, assert_no_traceback, open_app, simulated_csv, upload,  # noqa: F401
+                         workspace)
+
+
+def test_an_uploaded_csv_becomes_the_active_dataset_with_its_row_counts(workspace):
+    at = upload(open_app(), "sweep.csv", simulated_csv())
+    assert_no_traceback(at)
+    assert at.query_params["data"].startswith("upload:")
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Read"] == "144 rows" and metrics["Kept"] == "144 rows"
+    assert "Active dataset: Upload: sweep.csv" in all_text(at)
+
+
+def test_dropped_rows_are_counted_and_listed_with_their_reason(workspace):
+    text = simulated_csv().decode().splitlines()
+    text[3] = text[3].replace(text[3].split(",")[1], "abc", 1)  # a teacher size that is not a size
+    at = upload(open_app(), "bad_row.csv", "\n".join(text).encode())
+    assert_no_traceback(at)
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Dropped (bad values)"] == "1 rows"
+    dropped = next(d.value for d in at.dataframe if "reason" in d.value.columns)
+    assert list(dropped["row"]) == [4] and "abc" in dropped["reason"].iloc[0]
+
+
+def test_uploads_are_kept_by_content_hash_shown_after_a_restart_and_removable(workspace):
+    data = simulated_csv()
+    at = upload(open_app(), "sweep.csv", data)
+    key = at.query_params["data"]
+    restarted = open_app(page="views/data.py")  # a new session: what the workspace holds is all it knows
+    assert_no_traceback(restarted)
+    assert "sweep.csv" in all_text(restarted)
+    restarted.button(key=f"rm_{key}").click().run()
+    assert_no_traceback(restarted)
+    assert "No uploads yet" in all_text(restarted)
+
+
+def test_a_file_with_other_column_names_loads_after_mapping_them_and_choosing_the_unit(workspace):
+    frame = pd.read_csv(pd.io.common.BytesIO(simulated_csv()))
+    odd = pd.DataFrame({"S (millions)": frame["student_params"] / 1e6, "T (millions)": frame["teacher_params"] / 1e6,
+                        "what": frame["metric"], "score": frame["value"]})
+    at = upload(open_app(), "odd.csv", odd.to_csv(index=False).encode())
+    assert_no_traceback(at)
+    assert at.error and "student_params" in at.error[0].value  # the loader names what is missing
+    for contract, column in (("student_params", "S (millions)"), ("teacher_params", "T (millions)"),
+                             ("metric", "what"), ("value", "score")):
+        at.selectbox(key=f"map_{contract}").set_value(column)
+    at.radio(key="map_unit").set_value("M")
+    next(b for b in at.button if b.label == "Apply mapping").click().run()
+    assert_no_traceback(at)
+    assert not [e for e in at.error if "did not load" in e.value]
+    assert {m.label: m.value for m in at.metric}["Kept"] == "144 rows"
+    assert at.query_params["unit"] == "M"
+    # the mapping is saved with the upload: a new session loads the file without asking again
+    again = open_app(page="views/data.py", query={"data": at.query_params["data"]})
+    assert {m.label: m.value for m in again.metric}["Kept"] == "144 rows"
+
+
+def test_family_filter_narrows_the_rows_and_lives_in_the_url(workspace):
+    at = upload(open_app(), "two.csv", simulated_csv(families=("gpt2", "pythia")))
+    at.multiselect(key="_w_data_fam").set_value(["gpt2"]).run()
+    assert_no_traceback(at)
+    assert at.query_params["fam"] == "gpt2"
+    assert "**144 rows**" in all_text(at)
+
+
+def test_a_metric_of_unknown_direction_loads_once_the_user_says_which_way_is_better(workspace):
+    data = b"student_params,teacher_params,metric,value\n125M,350M,wibble,1.0\n350M,900M,wibble,2.0\n"
+    at = upload(open_app(), "wibble.csv", data)
+    assert any("wibble" in e.value for e in at.error)
+    at.text_input(key="map_lower").set_value("wibble")
+    next(b for b in at.button if b.label == "Apply mapping").click().run()
+    assert_no_traceback(at)
+    assert not [e for e in at.error if "did not load" in e.value]
+    assert {m.label: m.value for m in at.metric}["Kept"] == "2 rows"
+    assert at.query_params["hib"] == "wibble=0"

@@ -1,0 +1,29 @@
+"""AppTest: the Overview page (entry point) on the bundled example, on no data, and its quick what-if box."""
+from app_harness import all_text, assert_no_traceback, open_app, workspace  # noqa: F401 - fixture
+
+
+def test_the_overview_opens_on_the_bundled_example_with_the_fitted_and_reported_slopes(workspace):
+    at = open_app()
+    assert_no_traceback(at)
+    labels = [m.label for m in at.metric]
+    assert "Fitted slope k" in labels and "Reported slope (Zhang et al.)" in labels
+    assert "law of capacity gap" in all_text(at).lower() or "capacity gap" in all_text(at).lower()
+
+
+def test_without_data_the_overview_shows_the_reported_law_and_says_so(workspace):
+    at = open_app(query={"data": "none"})
+    assert_no_traceback(at)
+    text = all_text(at)
+    assert "No data loaded" in text
+    assert "as reported by Zhang et al." in text
+
+
+def test_the_quick_what_if_answers_in_params_and_refuses_a_size_it_cannot_read(workspace):
+    at = open_app(query={"data": "none"})
+    at.text_input(key="_w_overview_ov_s").set_value("350M").run()
+    assert_no_traceback(at)
+    assert "For a **350M params** student" in all_text(at)
+    at.text_input(key="_w_overview_ov_s").set_value("lots").run()
+    assert_no_traceback(at)
+    assert any("Student size" in e.value for e in at.error)
+    assert at.query_params["ov_s"] == "lots"

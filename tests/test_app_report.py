@@ -1,0 +1,59 @@
+"""AppTest: the Report page: the self-contained HTML report with provenance, and figure downloads (PNG through
+kaleido + Chromium; HTML when no browser exists)."""
+import pytest
+
+import analysis.report
+from app_harness import (assert_no_traceback, open_app, simulated_csv, upload,  # noqa: F401
+                         workspace)
+
+
+def _report_page(at):
+    at.switch_page("views/report.py").run()
+    assert_no_traceback(at)
+    return at
+
+
+def test_the_html_report_holds_interactive_figures_plotly_once_and_the_data_hash(workspace):
+    at = _report_page(upload(open_app(), "sweep.csv", simulated_csv()))
+    at.button(key="build_report").click().run()
+    assert_no_traceback(at)
+    html, n_sections = at.session_state["_report_html"]
+    data_hash = at.query_params["data"].split(":", 1)[1]
+    assert n_sections == 6
+    assert data_hash in html and "Provenance" in html and "statsmodels" in html
+    assert html.count("Plotly.newPlot") >= 4
+    assert html.count("plotly.js v") == 1  # the library is inlined once
+    assert "Download the HTML report" in [b.label for b in at.get("download_button")]
+
+
+def test_with_no_data_the_report_offers_the_reported_law_what_if_and_frontier(workspace):
+    at = _report_page(open_app(query={"data": "none"}))
+    assert set(at.multiselect(key="_w_report_r_items").options) == {"Law fit", "What-if", "MiniMA frontier"}
+    at.button(key="build_report").click().run()
+    assert_no_traceback(at)
+    html, n_sections = at.session_state["_report_html"]
+    assert n_sections == 3 and "as reported" in html
+
+
+def test_without_a_browser_a_figure_is_offered_as_html(workspace, monkeypatch):
+    monkeypatch.setattr(analysis.report, "find_browser", lambda: None)
+    at = _report_page(open_app(query={"data": "none"}))
+    at.button(key="make_figure").click().run()
+    assert_no_traceback(at)
+    assert any("No Chromium/Chrome browser was found" in w.value for w in at.warning)
+    assert "Download law_fit.html" in [b.label for b in at.get("download_button")]
+
+
+@pytest.mark.slow
+def test_a_figure_downloads_as_png_and_svg_through_chromium(workspace):
+    if analysis.report.find_browser() is None:
+        pytest.skip("no Chromium on this machine")
+    at = _report_page(open_app(query={"data": "none"}))
+    at.button(key="make_figure").click().run()
+    assert_no_traceback(at)
+    name, data, mime = at.session_state["_figure_file"]
+    assert name == "law_fit.png" and data[:8] == b"\x89PNG\r\n\x1a\n" and mime == "image/png"
+    at.selectbox(key="_w_report_r_fmt").set_value("svg").run()
+    at.button(key="make_figure").click().run()
+    name, data, mime = at.session_state["_figure_file"]
+    assert name == "law_fit.svg" and b"<svg" in data[:200] and b"Capacity Gap Lab" in data

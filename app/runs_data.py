@@ -195,6 +195,17 @@ def sweep_name_of(argv) -> str | None:
     return None
 
 
+def check_not_running(argv, jobs) -> None:
+    """Two jobs writing one sweep folder at once would race: ValueError naming the job already running it."""
+    name = sweep_name_of(argv)
+    if name is None:
+        return
+    for job in jobs:
+        if not job.finished and job.module == "eval_runs" and sweep_name_of(job.argv) == name:
+            raise ValueError(f"sweep {name} is already running as job {job.job_id}; wait for it or cancel it "
+                             "(submitting a stopped sweep again resumes it)")
+
+
 # ------------------------------------------------------------------------------------------ the workspace
 @dataclass(frozen=True)
 class FinishedSweep:

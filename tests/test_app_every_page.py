@@ -4,7 +4,7 @@ import pytest
 from app_harness import all_text, assert_no_traceback, open_app, workspace  # noqa: F401
 
 PAGES = ["views/overview.py", "views/data.py", "views/law.py", "views/whatif.py", "views/benchmarks.py",
-         "views/report.py"]
+         "views/report.py", "views/runs.py"]
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -12,7 +12,7 @@ def test_every_page_works_on_the_bundled_example(workspace, page):
     at = open_app(page=page)
     assert_no_traceback(at)
     assert not at.error, [e.value for e in at.error]
-    assert "simulated" in all_text(at).lower() or page.endswith(("benchmarks.py", "report.py"))
+    assert "simulated" in all_text(at).lower() or page.endswith(("benchmarks.py", "report.py", "runs.py"))
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -20,7 +20,7 @@ def test_every_page_works_with_no_data_and_says_what_to_do(workspace, page):
     at = open_app(page=page, query={"data": "none"})
     assert_no_traceback(at)
     assert not at.error, [e.value for e in at.error]
-    if not page.endswith("benchmarks.py"):
+    if not page.endswith(("benchmarks.py", "runs.py")):
         assert "reported" in all_text(at)
 
 

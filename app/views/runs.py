@@ -35,22 +35,11 @@ st.caption(f"Workspace: `{workspace_root()}` (the environment variable CAPGAP_HO
 
 
 # ------------------------------------------------------------------------------------------ launching
-def _already_running(argv: list[str]) -> None:
-    """Two jobs writing one sweep folder at once would race: refuse the second, naming the first."""
-    name = runs_data.sweep_name_of(argv)
-    if name is None:
-        return
-    for job in list_jobs():
-        if not job.finished and runs_data.sweep_name_of(job.argv) == name:
-            raise ValueError(f"sweep {name} is already running as job {job.job_id}; wait for it or cancel it "
-                             "(submitting a stopped sweep again resumes it)")
-
-
 def _launch(make_argv, executor: str, slurm: dict | None) -> None:
     """Build the argv from the form (ValueError: the form's message), submit it, select the new job."""
     try:
         argv = make_argv()
-        _already_running(argv)
+        runs_data.check_not_running(argv, list_jobs())
         job_id = submit_job(argv, executor=executor, slurm=slurm)
     except ValueError as error:  # the form's checks and JobSpecError (paths, subcommand, executor)
         st.error(f"Not launched: {describe_error(error)}", icon=":material/error:")
@@ -212,7 +201,7 @@ def _resume(job) -> None:
 
     spec = JobRegistry(workspace_root()).spec(job.job_id)
     try:
-        _already_running(list(spec.argv))
+        runs_data.check_not_running(spec.argv, list_jobs())
         new_id = submit_job(list(spec.argv), executor=spec.executor, slurm=spec.slurm, module=spec.module)
     except ValueError as error:
         st.error(f"Not resumed: {describe_error(error)}", icon=":material/error:")

@@ -175,7 +175,7 @@ def cmd_whatif(args: argparse.Namespace) -> int:
 
             results = _load(args)
             law = fit_law(find_optima(results, args.metric, alpha=args.alpha, seed=args.seed),
-                          form=args.form, alpha=args.alpha, weights="ci")
+                          form=args.form, alpha=args.alpha, weights="auto")
         answer = whatif(student, law=law, alpha=args.alpha, results=results,
                         metric=None if args.reported else args.metric)
     _report_caveats(caught)
@@ -240,9 +240,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("law", help="fit the law of capacity gap T*(S)")
     results_args(p)
     p.add_argument("--form", choices=["linear", "proportional", "power"], default="linear")
-    p.add_argument("--weights", choices=["none", "ci"], default="ci",
-                   help="ci (default): WLS weighted by the optima's intervals; none: OLS. In simulations the "
-                        "weighted slope interval covered the truth far more often (see README)")
+    p.add_argument("--weights", choices=["auto", "ci", "none"], default="auto",
+                   help="ci: WLS weighted by the optima's intervals; none: OLS; auto (default): ci when the optima "
+                        "have intervals, else none. In simulations the weighted slope interval covered the truth "
+                        "far more often (see README)")
     p.add_argument("--bootstrap", type=int, default=0, metavar="N",
                    help="also run N resamples of the whole pipeline (runs -> optima -> law)")
     p.set_defaults(func=cmd_law)

@@ -57,7 +57,7 @@ PARAM_NAMES = {"linear": ("slope", "intercept_params"), "proportional": ("slope"
 EQUATIONS = {"linear": "T* = slope * S + intercept_params", "proportional": "T* = slope * S",
              "power": "T* = coefficient * S ** exponent"}
 PREDICTION_COLUMNS = ["mean", "mean_ci_lower", "mean_ci_upper", "obs_ci_lower", "obs_ci_upper"]
-WEIGHTS = ("none", "ci")
+WEIGHTS = ("none", "ci", "auto")  # auto: "ci" when some optimum has an interval, else "none" (with a caveat)
 EXTRAPOLATION_FACTOR = 2.0  # predict() warns beyond 2x the largest / below 1/2 the smallest fitted student
 _UNIT = 1e6  # the fit runs in millions of parameters
 _LOG_UNIT = math.log(_UNIT)
@@ -403,6 +403,15 @@ def _ci_weights(pts: pd.DataFrame, form: str, ci_alpha: float) -> tuple[np.ndarr
     return w / w.mean(), caveats
 
 
+def _has_intervals(pts: pd.DataFrame) -> bool:
+    """Whether some optimum has an interval of positive width (so that weights="ci" can weigh the points)."""
+    if not {"ci_lower", "ci_upper"} <= set(pts.columns):
+        return False
+    lo = pd.to_numeric(pts["ci_lower"], errors="coerce").to_numpy(dtype=float)
+    hi = pd.to_numeric(pts["ci_upper"], errors="coerce").to_numpy(dtype=float)
+    return bool((np.isfinite(lo) & np.isfinite(hi) & (hi > lo) & (lo > 0)).any())
+
+
 UNEQUAL_PRECISION_RATIO = 4.0  # OLS caveat when the optima's interval widths differ more than this (variance 16x)
 
 
@@ -431,7 +440,7 @@ def fit_law(optima: pd.DataFrame, *, form: str = "linear", alpha: float = 0.05, 
     """Fit T*(S) to the optima table (find_optima's; columns student_params, teacher_params, and for
     weights="ci" ci_lower/ci_upper). All rows are fitted together (filter families first to fit one).
 
-    weights: "none" (OLS) or "ci" (WLS, weights 1/var with var = ((ci_upper - ci_lower)/(2 z))^2 and z the normal
+    weights: "none" (OLS), "auto" ("ci" when some optimum has an interval, else OLS with a DataWarning), or "ci" (WLS, weights 1/var with var = ((ci_upper - ci_lower)/(2 z))^2 and z the normal
     quantile of the optima's alpha, `optima.attrs["alpha"]` or `alpha`; log scale for the power form; an optimum
     without a usable interval gets the median variance, with a DataWarning). Weights are normalised to mean 1, so
     the prediction band is for an optimum of average precision.
@@ -457,6 +466,13 @@ def fit_law(optima: pd.DataFrame, *, form: str = "linear", alpha: float = 0.05, 
         raise ValueError(f"the {form} law needs at least 2 distinct student sizes; found only "
                          f"{format_size(s[0])}. Add students, or use form='proportional'.")
     caveats: list[CapacityGapWarning] = []
+    if weights == "auto":
+        weights = "ci" if _has_intervals(pts) else "none"
+        if weights == "none":
+            caveats.append(DataWarning(
+                "No optimal teacher has an interval (one run per teacher, and too few teachers for a residual "
+                "bootstrap), so the law is fitted by OLS with equal weights: add seeds for a weighted fit and "
+                "honest intervals.", kind="no_intervals"))
     x, y = _design(form, s / _UNIT), _response(form, t / _UNIT)
     if weights == "ci":
         w, more = _ci_weights(pts, form, float(optima.attrs.get("alpha", alpha)))

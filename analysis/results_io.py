@@ -102,6 +102,11 @@ COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
 
 # Bundled example datasets in analysis/data/: name -> (file name, one-line description).
 EXAMPLES: dict[str, tuple[str, str]] = {
+    "measured": (
+        "measured_cpu_small.csv",
+        "MEASURED cpu-small sweep of this project's engine (Llama-style, 100K/200K-param students pruned from "
+        "125K-1.6M teachers, 2 distillation budgets, one seed; 2026-11-27)",
+    ),
     "simulated": (
         "simulated_distillation.csv",
         "SIMULATED distillation sweep drawn from the reported law T* = 2.498 S - 11.498M with noise "

@@ -73,7 +73,7 @@ def _fit_one(group: str, optima: pd.DataFrame, form: str, alpha: float, weights:
 
 
 @st.cache_data(show_spinner="Fitting the law…", max_entries=128)
-def laws_for(cache_key: tuple, *, form: str, alpha: float, pooled: bool, weights: str = "ci"):
+def laws_for(cache_key: tuple, *, form: str, alpha: float, pooled: bool, weights: str = "auto"):
     """(list of LawResult, optima caveats): one pooled law, or one law per family."""
     optima, caveats = optima_for(cache_key, alpha)
     if pooled or optima["family"].nunique() <= 1:
@@ -84,7 +84,7 @@ def laws_for(cache_key: tuple, *, form: str, alpha: float, pooled: bool, weights
 
 
 @st.cache_data(show_spinner="Comparing law forms…", max_entries=64)
-def forms_table_for(cache_key: tuple, *, alpha: float, pooled: bool, weights: str = "ci"):
+def forms_table_for(cache_key: tuple, *, alpha: float, pooled: bool, weights: str = "auto"):
     """(compare_forms frame, caveats): on the pooled optima, or per family with a leading `family` column."""
     from analysis.law import compare_forms
 

@@ -7,6 +7,7 @@
     python -m eval_runs pretrain --workspace DIR --name teacher --params 1.1M [--n-tokens 2M ...]
     python -m eval_runs prune --teacher DIR --params 220K --out DIR [--importance gradient|magnitude]
     python -m eval_runs distill --teacher DIR --student DIR --workspace DIR --name run [--n-tokens 500K ...]
+    torchrun --nproc_per_node N -m eval_runs distill ... --device cuda   (one run on N GPUs: eval_runs/distributed.py)
     python -m eval_runs evaluate --model DIR --workspace DIR
     python -m eval_runs lmeval --model DIR --tasks capgap_pydoc_heldout --workspace DIR [--limit N]
     python -m eval_runs jobs submit|list|show|cancel|logs --workspace DIR ...   (eval_runs/jobs.py)
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -138,12 +140,56 @@ def sweep_plan_from_args(args: argparse.Namespace):
     return plan_from_dict({**(asdict(base) if base else {}), **overrides}, source="sweep options")
 
 
+def _distill(args, device) -> int:
+    """One distillation; under torchrun / accelerate launch, data parallel over its processes (rank 0 prints)."""
+    from eval_runs.distributed import (check_divides_batch, close_distributed, init_distributed, is_main_process,
+                                       world_size)
+    from eval_runs.models import count_model_params, shape_of
+    from eval_runs.pipeline import (StudentPlan, StudentRun, distill_students, evaluate_teacher, load_local_model)
+    from eval_runs.run_folder import RunFolder
+    from eval_runs.train_loop import TrainConfig
+    from eval_runs.workspace import workspace_root
+
+    teacher = load_local_model(args.teacher)
+    student = load_local_model(args.student)
+    if count_model_params(student).total_params >= count_model_params(teacher).total_params:
+        raise ValueError(f"student not smaller than teacher: {count_model_params(student).total_params:,} >= "
+                         f"{count_model_params(teacher).total_params:,} parameters")
+    cfg = dataclass_from_options(TrainConfig, args)
+    device = init_distributed(device)  # a no-op unless a launcher started this process
+    main = is_main_process()
+    try:
+        check_divides_batch(cfg.batch_size)
+        data = _data(args, tokenizer_path=args.teacher)
+        teacher_eval = evaluate_teacher(teacher, data, cfg, device)
+        run_dir = RunFolder(workspace_root(args.workspace) / "runs" / args.name)
+        n = count_model_params(student).total_params
+        spec = {"teacher_name": Path(args.teacher).name, "teacher_dir": str(Path(args.teacher).resolve())}
+        if world_size() > 1:
+            spec["n_processes"] = world_size()
+        results = distill_students(teacher, [StudentRun(run_dir, student, StudentPlan(n, args.init, cfg.seed), spec)],
+                                   data, cfg, device=device, teacher_eval=teacher_eval,
+                                   teacher_params=count_model_params(teacher).total_params,
+                                   family=shape_of(teacher.config).family)
+    finally:
+        close_distributed()
+    r = results[0]
+    if main:
+        print(json.dumps({k: r[k] for k in ("model_dir", "student_params", "teacher_params", "val_loss",
+                                             "bits_per_byte")}))
+    return 0
+
+
 def run(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command in ("jobs", "lmeval"):  # their own modules: no torch import on this path
         return args.func(args)
     from analysis.sizes import parse_size
     from eval_runs.workspace import workspace_root
+
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and args.command != "distill":
+        raise ValueError(f"`{args.command}` runs in one process; only `distill` runs across the processes of "
+                         f"torchrun / accelerate launch (found WORLD_SIZE={os.environ['WORLD_SIZE']})")
 
     if args.command == "sweep":
         from eval_runs.sweep import run_sweep
@@ -188,26 +234,7 @@ def run(argv: list[str] | None = None) -> int:
                           "non_embedding_params": counts.non_embedding_params, "shape": shape.to_dict()}))
         return 0
     if args.command == "distill":
-        teacher = load_local_model(args.teacher)
-        student = load_local_model(args.student)
-        if count_model_params(student).total_params >= count_model_params(teacher).total_params:
-            raise ValueError(f"student not smaller than teacher: {count_model_params(student).total_params:,} >= "
-                             f"{count_model_params(teacher).total_params:,} parameters")
-        data = _data(args, tokenizer_path=args.teacher)
-        cfg = dataclass_from_options(TrainConfig, args)
-        teacher_eval = evaluate_teacher(teacher, data, cfg, device)
-        run_dir = RunFolder(workspace_root(args.workspace) / "runs" / args.name)
-        n = count_model_params(student).total_params
-        results = distill_students(teacher, [StudentRun(run_dir, student, StudentPlan(n, args.init, cfg.seed),
-                                                        {"teacher_name": Path(args.teacher).name,
-                                                         "teacher_dir": str(Path(args.teacher).resolve())})],
-                                   data, cfg, device=device, teacher_eval=teacher_eval,
-                                   teacher_params=count_model_params(teacher).total_params,
-                                   family=shape_of(teacher.config).family)
-        r = results[0]
-        print(json.dumps({k: r[k] for k in ("model_dir", "student_params", "teacher_params", "val_loss",
-                                             "bits_per_byte")}))
-        return 0
+        return _distill(args, device)
     if args.command == "evaluate":
         from eval_runs.corpus import CorpusConfig
         from eval_runs.evaluate import evaluate_model

@@ -18,6 +18,7 @@ import torch
 
 from eval_runs.corpus import Corpus, CorpusConfig, load_corpus
 from eval_runs.devices import configure_device
+from eval_runs.distributed import barrier, checksums_over_ranks, is_main_process, world_size
 from eval_runs.evaluate import EvalResult, evaluate_model
 from eval_runs.models import ModelShape, count_model_params, new_model, shape_of
 from eval_runs.prune import PruneConfig, compute_importance, plan_student_shape, prune_model
@@ -183,10 +184,26 @@ class StudentRun:
 def distill_students(teacher, students: list[StudentRun], data: Data, config: TrainConfig, *,
                      device: torch.device, teacher_eval: EvalResult, teacher_params: int, progress: bool = True,
                      family: str = "", stop_after_step: int | None = None) -> list[dict]:
-    """Distil every student from `teacher` in one data loop; write each student's model and result."""
+    """Distil every student from `teacher` in one data loop; write each student's model and result.
+
+    Under torchrun every rank trains (distributed.py) and rank 0 alone evaluates and writes; the others wait for
+    it and return the results it wrote.
+    """
     configure_device(device)
     check_fits_batch(data.tokens, config.batch_size, config.seq_len)
     todo = [s for s in students if not s.run.finished]
+    barrier()  # every rank has seen which runs were finished before rank 0 writes anything
+    if not is_main_process():
+        last = train_models([Trainee(s.run, s.model) for s in todo], data.tokens, config, device=device,
+                            teacher=teacher, stage="distill", progress=False,
+                            stop_after_step=stop_after_step) if todo else config.n_steps
+        if last < config.n_steps:
+            barrier()
+            return []
+        for s in todo:
+            checksums_over_ranks(s.model)  # rank 0 compares them
+        barrier()  # rank 0 has written every result
+        return [s.run.read_result() for s in students]
     started = time.time()
     for s in todo:
         if not (s.run.path / "spec.json").exists():
@@ -203,7 +220,14 @@ def distill_students(teacher, students: list[StudentRun], data: Data, config: Tr
         last = train_models([Trainee(s.run, s.model) for s in todo], data.tokens, config, device=device,
                             teacher=teacher, stage="distill", progress=progress, stop_after_step=stop_after_step)
         if last < config.n_steps:
+            barrier()
             return []
+        for s in todo if world_size() > 1 else ():
+            sums = checksums_over_ranks(s.model)  # DDP keeps the ranks in step; check that it did
+            if len(set(sums)) > 1:
+                raise RuntimeError(f"{s.run.name}: the ranks' student weights differ after training "
+                                   f"(checksums {sums}); the run is not saved")
+            s.run.log(f"student weights identical on all {len(sums)} processes (checksum {sums[0]})")
     wall = time.time() - started
     results = []
     for s in students:
@@ -231,15 +255,22 @@ def distill_students(teacher, students: list[StudentRun], data: Data, config: Tr
         s.run.write_status("succeeded", stage="distill", step=config.n_steps, n_steps=config.n_steps)
         s.run.log(f"done: val_loss {ev.val_loss:.4f} nats/token, {ev.bits_per_byte:.4f} bits/byte")
         results.append(result)
+    barrier()
     return results
 
 
 def result_rows(result: dict, *, run_id: str, family: str, data: Data) -> list[dict]:
-    """Rows in the distillation-results contract (DESIGN.md), one per metric, with provenance columns."""
+    """Rows in the distillation-results contract (DESIGN.md), one per metric, with provenance columns.
+
+    student_params is the size the student was made for (a sweep's target, e.g. 100K), so that the students
+    pruned from different teachers form one group; pruning hits it within a few percent, and the model's own
+    count is kept in student_params_actual.
+    """
     rows = []
     for metric in METRICS:
         rows.append({
-            "student_params": int(result["student_params"]), "teacher_params": int(result["teacher_params"]),
+            "student_params": int(result.get("target_params") or result["student_params"]),
+            "teacher_params": int(result["teacher_params"]),
             "metric": metric, "value": float(result[metric]), "higher_is_better": False,
             "family": family or "default", "data_tokens": int(result["data_tokens"]), "seed": int(result["seed"]),
             "run_id": run_id, "source": "eval_runs", "teacher_name": result.get("teacher_name", ""),
@@ -247,5 +278,6 @@ def result_rows(result: dict, *, run_id: str, family: str, data: Data) -> list[d
             "teacher_value": float(result[f"teacher_{metric}"]),
             "corpus_hash": data.corpus.content_hash, "tokenizer_hash": data.tokens.tokenizer_hash,
             "code_version": code_version(), "device": result["device"], "wall_seconds": result["wall_seconds"],
+            "student_params_actual": int(result["student_params"]),
         })
     return rows

@@ -4,7 +4,8 @@ students trained on the same batches, the teacher's forward pass computed once p
 Reads top to bottom: schedule -> resume -> for each step: batch, teacher log-probs, each student's
 forward/backward (gradient accumulation), clip, AdamW step; logging, evaluation, checkpoints, progress.
 Batches are a pure function of (seed, step), so a run resumed from its checkpoint ends exactly where an
-uninterrupted run ends.
+uninterrupted run ends. Under torchrun each process trains on its rows of every batch and DDP averages the
+gradients (distributed.py); only rank 0 writes the run folder.
 """
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from dataclasses import asdict, dataclass
 
 import torch
 
+from eval_runs.distributed import (gradient_sync, hidden_states_fn, is_main_process, mean_over_ranks,
+                                   shard_rows)
 from eval_runs.evaluate import evaluate_model, final_hidden
 from eval_runs.kd_loss import distillation_loss, teacher_targets
 from eval_runs.run_folder import RunFolder
@@ -121,8 +124,9 @@ def _load_checkpoint(trainees: list[Trainee]) -> int:
         folder = t.run.path / f"checkpoint-{step}"
         load_model(t.model, str(folder / "model.safetensors"), device=str(next(t.model.parameters()).device))
         t.optimizer.load_state_dict(torch.load(folder / "optimizer.pt", weights_only=True))
-        t.run.trim_metrics(step)
-        t.run.log(f"resumed from checkpoint at step {step}")
+        if is_main_process():
+            t.run.trim_metrics(step)
+            t.run.log(f"resumed from checkpoint at step {step}")
     return step
 
 
@@ -150,10 +154,13 @@ def train_models(trainees: list[Trainee], data: TokenData, config: TrainConfig, 
     if teacher is not None:
         teacher.to(device).eval()
     start = _load_checkpoint(trainees)
+    hidden_fns = [hidden_states_fn(t.model, device) for t in trainees]  # DDP-wrapped under torchrun
+    main = is_main_process()  # only it writes the run folders
     n_steps = config.n_steps
-    for t in trainees:
-        t.run.write_status("running", stage=stage, step=start, n_steps=n_steps)
-    bar = tqdm(total=n_steps, initial=start, desc=stage, disable=not progress, unit="step", leave=False)
+    if main:
+        for t in trainees:
+            t.run.write_status("running", stage=stage, step=start, n_steps=n_steps)
+    bar = tqdm(total=n_steps, initial=start, desc=stage, disable=not (progress and main), unit="step", leave=False)
     t0, last_status = time.time(), 0.0
     sums = [{"loss": 0.0, "ce": 0.0, "kl": 0.0, "n": 0} for _ in trainees]
     step = start
@@ -166,6 +173,7 @@ def train_models(trainees: list[Trainee], data: TokenData, config: TrainConfig, 
         for micro in range(config.grad_accum):
             inputs, targets = train_batch(data, batch_size=config.batch_size, seq_len=config.seq_len,
                                           seed=config.seed, step=step, micro_step=micro)
+            inputs, targets = shard_rows(inputs), shard_rows(targets)  # this process's rows (all of them alone)
             inputs, targets = inputs.to(device), targets.to(device).flatten()  # (B, T), (B*T,)
             shared = None
             if teacher is not None:
@@ -174,15 +182,16 @@ def train_models(trainees: list[Trainee], data: TokenData, config: TrainConfig, 
                     shared = teacher_targets(t_hidden, teacher.get_output_embeddings().weight,
                                              temperature=config.temperature, chunk_tokens=config.loss_chunk_tokens,
                                              dtype=logits_dtype)
-            for t, s in zip(trainees, sums):
-                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
-                    hidden = final_hidden(t.model, inputs).flatten(0, 1)  # (B*T, d)
-                if autocast:
-                    hidden = hidden.to(torch.bfloat16)
-                parts = distillation_loss(hidden, t.model.get_output_embeddings().weight, targets, shared,
-                                          alpha=config.alpha, temperature=config.temperature,
-                                          chunk_tokens=config.loss_chunk_tokens)
-                (parts.loss / config.grad_accum).backward()
+            for t, s, hidden_fn in zip(trainees, sums, hidden_fns):
+                with gradient_sync(hidden_fn, micro == config.grad_accum - 1):  # DDP averages on the last one
+                    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
+                        hidden = hidden_fn(inputs).flatten(0, 1)  # (B*T, d)
+                    if autocast:
+                        hidden = hidden.to(torch.bfloat16)
+                    parts = distillation_loss(hidden, t.model.get_output_embeddings().weight, targets, shared,
+                                              alpha=config.alpha, temperature=config.temperature,
+                                              chunk_tokens=config.loss_chunk_tokens)
+                    (parts.loss / config.grad_accum).backward()
                 s["loss"] += float(parts.loss.detach()) / config.grad_accum
                 s["ce"] += parts.ce / config.grad_accum
                 s["kl"] += parts.kl / config.grad_accum
@@ -200,19 +209,21 @@ def train_models(trainees: list[Trainee], data: TokenData, config: TrainConfig, 
         if done % config.log_every == 0 or done == n_steps:
             for t, s in zip(trainees, sums):
                 n = max(s["n"], 1)
-                t.run.append_metrics({"step": done, "tokens": done * config.tokens_per_step, "lr": lr,
-                                      "loss": s["loss"] / n, "ce": s["ce"] / n, "kl": s["kl"] / n,
-                                      "grad_norm": s["grad_norm"], "elapsed_seconds": round(time.time() - t0, 3)})
+                loss, ce, kl = mean_over_ranks([s["loss"] / n, s["ce"] / n, s["kl"] / n])  # grad_norm: same on all
+                if main:
+                    t.run.append_metrics({"step": done, "tokens": done * config.tokens_per_step, "lr": lr,
+                                          "loss": loss, "ce": ce, "kl": kl, "grad_norm": s["grad_norm"],
+                                          "elapsed_seconds": round(time.time() - t0, 3)})
                 s.update(loss=0.0, ce=0.0, kl=0.0, n=0)
-            bar.set_postfix(loss=f"{trainees[0].run.read_metrics()[-1]['loss']:.3f}" if progress else "")
-        if config.eval_every and done % config.eval_every == 0 and done != n_steps:
+            bar.set_postfix(loss=f"{trainees[0].run.read_metrics()[-1]['loss']:.3f}" if progress and main else "")
+        if main and config.eval_every and done % config.eval_every == 0 and done != n_steps:
             for t in trainees:
                 ev = evaluate_model(t.model, data, seq_len=config.seq_len, max_tokens=config.eval_tokens,
                                     batch_size=config.batch_size, device=device)
                 t.run.append_metrics({"step": done, "tokens": done * config.tokens_per_step, **ev.to_dict()})
-        if config.checkpoint_every and done % config.checkpoint_every == 0 and done != n_steps:
-            _save_checkpoint(trainees, done)
-        if time.time() - last_status > 2.0 or done == n_steps:
+        if main and config.checkpoint_every and done % config.checkpoint_every == 0 and done != n_steps:
+            _save_checkpoint(trainees, done)  # every rank's weights are rank 0's (DDP keeps them in step)
+        if main and (time.time() - last_status > 2.0 or done == n_steps):
             last_status = time.time()
             for t in trainees:
                 t.run.write_status("running", stage=stage, step=done, n_steps=n_steps)

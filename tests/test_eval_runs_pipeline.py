@@ -78,6 +78,9 @@ def test_a_tiny_sweep_writes_rows_for_every_pair_and_a_rerun_skips_finished_runs
     assert set(frame["student_init"]) == {"pruned", "random"}
     random_row = frame[frame["student_init"] == "random"].iloc[0]
     assert random_row["teacher_params"] == frame["teacher_params"].min()
+    # students pruned from different teachers form one group: the planned size, the model's own count beside it
+    assert set(frame["student_params"]) == {50_000}
+    assert ((frame["student_params_actual"] - 50_000).abs() <= 0.05 * 50_000).all()
     status = json.loads((folder / "status.json").read_text())
     assert status["state"] == "succeeded" and status["progress"] == 1.0
     stamps = {p: p.stat().st_mtime_ns for p in folder.rglob("result.json")}

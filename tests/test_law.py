@@ -386,3 +386,15 @@ def test_bootstrap_warns_when_optima_cannot_be_resampled():
         boot = bootstrap_law(df, "val_loss", n_boot=50)
     assert any(isinstance(w.message, DataWarning) and "could not be resampled" in str(w.message) for w in caught)
     assert any(isinstance(c, DataWarning) for c in boot.caveats)
+
+
+def test_auto_weights_use_the_intervals_when_there_are_some_and_fall_back_to_ols_with_a_caveat():
+    opt = quiet(find_optima, simulate_distillation(n_seeds=3, seed=31), "val_loss")
+    auto, wls = quiet(fit_law, opt, weights="auto"), quiet(fit_law, opt, weights="ci")
+    assert auto.weights == "ci"
+    np.testing.assert_allclose(auto.params.to_numpy(), wls.params.to_numpy(), rtol=1e-12)
+    bare = opt.assign(ci_lower=np.nan, ci_upper=np.nan)  # one run per teacher: no intervals
+    with pytest.warns(DataWarning, match="fitted by OLS"):
+        fallback = fit_law(bare, weights="auto")
+    assert fallback.weights == "none"
+    np.testing.assert_allclose(fallback.params.to_numpy(), quiet(fit_law, bare).params.to_numpy(), rtol=1e-12)

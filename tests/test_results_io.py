@@ -662,17 +662,21 @@ def test_list_examples_names_the_simulated_dataset():
     assert "SIMULATED" in EXAMPLES["simulated"][1]
 
 
-def test_the_simulated_example_loads_when_it_is_bundled():
-    path = Path(__file__).parents[1] / "analysis" / "data" / EXAMPLES["simulated"][0]
-    if not path.is_file():
-        pytest.skip(f"{path.name} is not generated yet")
-    frame, report = load_example_results("simulated")
-    assert len(frame) > 0 and report.n_dropped == 0
+@pytest.mark.parametrize("name", ["measured", "simulated"])
+def test_every_bundled_example_loads_completely(name):
+    frame, report = load_example_results(name)
+    assert len(frame) > 0 and report.n_dropped == 0 and report.n_duplicates == 0
     assert (frame["teacher_params"] > 0).all() and frame["value"].notna().all()
 
 
+def test_the_measured_example_is_the_default_and_says_it_is_measured():
+    assert list_examples()[0][0] == "measured" and "MEASURED" in EXAMPLES["measured"][1]
+    frame, _ = load_example_results("measured")
+    assert set(frame["metric"]) == {"val_loss", "bits_per_byte"} and set(frame["source"]) == {"eval_runs"}
+
+
 def test_an_unknown_example_name_lists_the_available_ones():
-    with pytest.raises(ValueError, match=r"unknown example 'nope'; available: simulated"):
+    with pytest.raises(ValueError, match=r"unknown example 'nope'; available: measured, simulated"):
         load_example_results("nope")
 
 

@@ -23,9 +23,11 @@ with st.container(border=True):
                             format_func=lambda a: f"{level(a)} (alpha {a:g})")
     pooled = settings.choice("Families", ["pooled", "per family"], key="pool", default="per family", container=c[2],
                              help="One law over all families, or one law per family.") == "pooled"
-    weights = settings.choice("Weights", ["none", "ci"], key="weights", default="ci", container=c[3],
-                              format_func={"none": "equal (OLS)", "ci": "by optimum precision (WLS)"}.get,
-                              help="WLS weighs each optimal teacher by 1/variance from its interval.")
+    weights = settings.choice("Weights", ["auto", "ci", "none"], key="weights", default="auto", container=c[3],
+                              format_func={"auto": "WLS if intervals, else OLS", "none": "equal (OLS)",
+                                           "ci": "by optimum precision (WLS)"}.get,
+                              help="WLS weighs each optimal teacher by 1/variance from its interval; without "
+                                   "intervals (one run per teacher) the fit falls back to OLS.")
     overlay = settings.flag("Reported law", key="overlay", default=True, container=c[4],
                             help="Zhang et al.'s T* ≈ 2.498·S − 11.498M, as reported (a reference line).")
 reported = reported_law() if overlay else None

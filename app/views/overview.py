@@ -6,7 +6,7 @@ import streamlit as st
 
 from app import settings
 from app.active import active_data
-from app.compute import choose_law, laws_for, reported_law
+from app.compute import capture_caveats, choose_law, laws_for, reported_law
 from app.display import empty_state, interval, level, show_caveats, size
 from app.guard import guarded
 
@@ -71,8 +71,11 @@ with guarded("answer the quick what-if"):
         q[1].error(f"Student size: {error}", icon=":material/error:")
     else:
         chosen = choose_law(active, "fit", alpha=alpha)
-        row = chosen.law.predict([student], alpha=alpha).iloc[0]
+        prediction, caveats = capture_caveats(chosen.law.predict, [student], alpha=alpha)
+        row = prediction.iloc[0]
         answer = f"For a **{size(student)}** student the optimal teacher is about **{size(row['mean'])}**"
         if chosen.source == "fit":
             answer += f" ({level(alpha)} prediction interval {interval(row['obs_ci_lower'], row['obs_ci_upper'])})"
         q[1].markdown(answer + ".  \n" + chosen.description + " More on the **What-if** page.")
+        with q[1]:
+            show_caveats(caveats)

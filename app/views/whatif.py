@@ -90,13 +90,14 @@ def teacher_to_student() -> None:
     except ValueError as error:
         st.error(f"Teacher size: {error}", icon=":material/error:")
         return
-    served = best_served_student(teacher, chosen.law, alpha=alpha)
+    served, caveats = capture_caveats(best_served_student, teacher, chosen.law, alpha=alpha)
     cols = st.columns(3)
     cols[0].metric(f"A {size(teacher)} teacher serves best a student of", size(served["mean"]))
     cols[1].metric(f"{level(alpha)} confidence interval (params)",
                    interval(served["mean_ci_lower"], served["mean_ci_upper"], ""))
     cols[2].metric(f"{level(alpha)} prediction interval (params)",
                    interval(served["obs_ci_lower"], served["obs_ci_upper"], ""))
+    show_caveats(caveats)
 
 
 with guarded("answer the what-if for that student"):

@@ -32,8 +32,11 @@ test: setup browser
 test-fast: setup
 	$(PY) -m pytest -q -m "not slow"
 
-bench: setup
-	for b in bench/*_bench.py; do $(PY) $$b || exit 1; done
+# Speed benchmarks that need nothing but the repo (bench/RESULTS.md lists them with the numbers measured);
+# distill_prune_bench.py needs a finished sweep (--sweep DIR) and gpu_check.py a GPU.
+bench: setup browser
+	for b in pipeline_bench distill_step_bench shared_teacher_bench page_render_bench; do \
+	  $(PY) bench/$$b.py || exit 1; done
 
 clean:
 	rm -rf $(VENV) .pytest_cache

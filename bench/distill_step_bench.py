@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # run as a script from anywhere: the repo's packages come first
 SETTINGS = {
     # name: (teacher params, student params, vocabulary, batch, seq_len)
     "cpu-small": (1_200_000, 300_000, 1024, 16, 64),

@@ -16,12 +16,14 @@ import os
 import statistics
 import tempfile
 import time
+import sys
 from pathlib import Path
 
 import numpy as np
 import torch
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # run as a script from anywhere: the repo's packages come first
 
 
 def main() -> None:

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from analysis.optimum import baseline_mask
 from analysis.reported_law import PREDICTION_COLUMNS
 from analysis.sizes import format_size
 
@@ -61,6 +62,8 @@ def curse_figure(results: pd.DataFrame, optima: pd.DataFrame | None = None, metr
     rows["data_tokens"] = rows["data_tokens"].astype(float) if "data_tokens" in rows else np.nan
     multi_family = rows["family"].nunique() > 1
     multi_tokens = rows["data_tokens"].nunique(dropna=False) > 1
+    baseline = baseline_mask(rows)  # random-init students: their own markers, never averaged into a curve
+    baselines, rows = rows[baseline], rows[~baseline]
 
     fig = go.Figure()
     lines = {}  # (family, tokens, student) -> (x, y, colour) for placing the optima
@@ -82,15 +85,33 @@ def curse_figure(results: pd.DataFrame, optima: pd.DataFrame | None = None, metr
                                                                  per["value"].to_numpy(dtype=float), colour)
         i += 1
 
+    if len(baselines):
+        _add_curse_baselines(fig, baselines, lines, metric, multi_family, multi_tokens)
     if optima is not None and len(optima):
         _add_curse_optima(fig, optima, lines, metric, multi_family, multi_tokens)
 
-    direction = _direction(rows)
+    direction = _direction(rows if len(rows) else baselines)
     fig.update_layout(
         title=f"{metric} of the distilled student vs teacher size{direction}",
         xaxis=dict(title=SIZE_TITLE.format("teacher"), type=_size_axis_type(rows["teacher_params"])),
         yaxis=dict(title=metric_title(metric)), **_LAYOUT)
     return fig
+
+
+def _add_curse_baselines(fig, baselines, lines, metric, multi_family, multi_tokens) -> None:
+    """One "random-init baseline" trace: the mean per (group, teacher), in the colour of its student's line."""
+    per = baselines.groupby(["family", "data_tokens", "student_params", "teacher_params"], dropna=False,
+                            sort=True)["value"].agg(["mean", "size"]).reset_index()
+    colours = [lines.get((f, _tokens_key(d), float(s)), (None, None, GREY))[2]
+               for f, d, s in zip(per["family"], per["data_tokens"], per["student_params"])]
+    hover = [f"{_group_label(f, d, multi_family, multi_tokens)}random-init student {format_size(s)}, distilled by "
+             f"teacher {format_size(t)}<br>{metric} {v:.4g} (mean of {n} run{'s' * (n != 1)})"
+             for f, d, s, t, v, n in zip(per["family"], per["data_tokens"], per["student_params"],
+                                         per["teacher_params"], per["mean"], per["size"])]
+    fig.add_trace(go.Scatter(
+        x=per["teacher_params"].to_numpy(dtype=float), y=per["mean"].to_numpy(dtype=float), mode="markers",
+        name="random-init baseline", marker=dict(symbol="x", size=10, color=colours),
+        text=hover, hovertemplate="%{text}<extra></extra>"))
 
 
 def _add_curse_optima(fig, optima, lines, metric, multi_family, multi_tokens) -> None:

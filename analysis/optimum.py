@@ -305,16 +305,23 @@ def resample_optima(results: pd.DataFrame, metric: str, *, alpha: float = 0.05, 
 BASELINE_INITS = frozenset({"random", "random_init", "scratch"})
 
 
+def baseline_mask(results: pd.DataFrame) -> np.ndarray:
+    """(N,) bool: rows of random-init baseline students (`student_init` in BASELINE_INITS)."""
+    if "student_init" not in results.columns:
+        return np.zeros(len(results), dtype=bool)
+    init = results["student_init"].astype("string").str.lower()
+    return init.isin(BASELINE_INITS).fillna(False).to_numpy(dtype=bool)
+
+
 def _without_baselines(results: pd.DataFrame, metric: str) -> tuple[pd.DataFrame, list]:
     """Leave random-init baseline rows out of the optima, with a DataWarning that counts them."""
     if not isinstance(results, pd.DataFrame) or "student_init" not in results.columns:
         return results, []
-    baseline = results["student_init"].astype("string").str.lower().isin(BASELINE_INITS).fillna(False)
-    baseline &= results["metric"] == metric
+    baseline = baseline_mask(results) & (results["metric"] == metric).to_numpy()
     n = int(baseline.sum())
     if n == 0:
         return results, []
-    return results[~baseline.to_numpy()], [DataWarning(
+    return results[~baseline], [DataWarning(
         f"{n} {metric} row{'s' if n != 1 else ''} of random-init baseline students "
         f"(student_init = random) were left out of the optimal teachers: they show what distillation without "
         f"pruning gives, not a point of a student's teacher curve.", n_rows=n)]

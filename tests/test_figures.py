@@ -84,6 +84,17 @@ def test_curse_curves_have_one_line_per_student_at_the_mean_over_seeds():
     assert "lower is better" in fig.layout.title.text
 
 
+def test_random_init_baselines_are_their_own_markers_and_never_averaged_into_a_curve():
+    res = _results().assign(student_init="pruned")
+    baseline = res[res.teacher_params == 150e6].assign(student_init="random", value=9.0)
+    fig = curse_figure(pd.concat([res, baseline], ignore_index=True), None, "val_loss")
+    expected = res[res.student_params == 400_000_000].groupby("teacher_params")["value"].mean()
+    np.testing.assert_allclose(trace(fig, "student 400M").y, expected.to_numpy(), rtol=1e-12)
+    marks = trace(fig, "random-init baseline")
+    np.testing.assert_allclose(marks.x, [150e6, 150e6])
+    np.testing.assert_allclose(marks.y, [9.0, 9.0])
+
+
 def test_curse_hover_names_the_runs_and_sizes_in_human_units():
     line = trace(curse_figure(_results(), None, "val_loss"), "student 100M")
     assert "teacher 150M" in line.text[0] and "run-100-150-0" in line.text[0] and "mean of 3 runs" in line.text[0]

@@ -182,33 +182,24 @@ def benchmarks_for(upload_keys: tuple[str, ...], include_minima: bool,
     frames, failures, notes = [], [], []
     if include_minima:
         frames.append(load_minima_benchmarks())
-    for key in upload_keys:
-        try:
-            result = load_benchmark_upload_cached(key)
-        except Exception as error:  # noqa: BLE001 - e.g. the upload was removed meanwhile
-            from app.guard import describe_error
+    from app.guard import describe_error
+    from app.runs_data import load_lmeval_run
 
+    # uploads, then finished lm-eval runs of the workspace (a run's fingerprint only keys the cache)
+    sources = [(key, load_benchmark_upload_cached, key) for key in upload_keys]
+    sources += [(None, load_lmeval_run, model) for model, _fingerprint in lmeval_runs]
+    for upload_key, load, arg in sources:
+        try:
+            result = load(arg)
+        except Exception as error:  # noqa: BLE001 - e.g. the upload or the run folder was removed meanwhile
             failures.append(describe_error(error))
             continue
         frames.append(result.frame)
         failures += [str(f) for f in result.failures]
         notes += list(result.notes)
-        if result.frame.empty and not result.failures:  # e.g. an lm-eval layout the importer does not know
+        if upload_key and result.frame.empty and not result.failures:  # an lm-eval layout the importer does not know
             why = "; ".join(result.notes) or "the file holds no numeric results"
-            failures.append(f"{key.split(':', 1)[1]}: nothing could be imported ({why})")
-    for model, _fingerprint in lmeval_runs:  # the fingerprint only keys the cache (a newer run of that model)
-        from app.runs_data import load_lmeval_run
-
-        try:
-            result = load_lmeval_run(model)
-        except Exception as error:  # noqa: BLE001 - e.g. the folder was removed meanwhile
-            from app.guard import describe_error
-
-            failures.append(describe_error(error))
-            continue
-        frames.append(result.frame)
-        failures += [str(f) for f in result.failures]
-        notes += list(result.notes)
+            failures.append(f"{upload_key.split(':', 1)[1]}: nothing could be imported ({why})")
     frames = [f for f in frames if len(f)]
     frame = pd.concat(frames, ignore_index=True) if frames else as_benchmark_frame([])
     return frame, failures, notes

@@ -15,6 +15,7 @@ Modules, one concept each:
   whatif         S -> T*, T -> S, with candidates from the catalog
   figures        plotly figures (pure functions)
   atomic_io      atomic file writes
+  json_safe      JSON-ready numbers (None for NaN) for every to_dict and --json output
 CLI: `python -m analysis --help`.
 """
 

@@ -21,6 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from analysis.caveats import CapacityGapWarning
+from analysis.json_safe import json_safe
 from analysis.results_io import DataError, load_distillation_results
 from analysis.sizes import format_size, parse_size
 
@@ -65,23 +66,8 @@ def _load(args: argparse.Namespace) -> pd.DataFrame:
     return frame
 
 
-def _clean(obj):
-    """JSON-safe: NaN/inf -> None, numpy scalars -> Python numbers (recursively)."""
-    if isinstance(obj, dict):
-        return {str(k): _clean(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_clean(v) for v in obj]
-    if hasattr(obj, "item") and not isinstance(obj, (str, bytes)):
-        obj = obj.item()
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if obj is pd.NA or obj is pd.NaT:
-        return None
-    return obj
-
-
 def _print_json(obj) -> None:
-    print(json.dumps(_clean(obj), indent=2, allow_nan=False))
+    print(json.dumps(json_safe(obj), indent=2, allow_nan=False))
 
 
 def _size(value) -> str:

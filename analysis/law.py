@@ -49,6 +49,7 @@ from scipy import special, stats
 from analysis.caveats import (CapacityGapWarning, DataWarning, EdgeOptimumWarning, ExtrapolationWarning,
                               FewPointsWarning)
 from analysis.optimum import SCHEMA_VERSION, emit_caveats, optima_records, resample_optima
+from analysis.json_safe import json_number
 from analysis.sizes import format_size
 
 FORMS = ("linear", "proportional", "power")
@@ -122,12 +123,6 @@ def _check_alpha(alpha) -> float:
         raise ValueError(f"alpha: expected a number between 0 and 1 (0.05 for 95% intervals), found {alpha!r}")
     return float(alpha)
 
-
-def _json_number(value):
-    if value is None:
-        return None
-    value = float(value)
-    return value if math.isfinite(value) else None
 
 
 # ---------------------------------------------------------------------------------------------- results object
@@ -340,9 +335,9 @@ class LawFit:
             "form": self.form,
             "alpha": self.alpha,
             "n_points": self.nobs,
-            "params": {name: {"estimate": _json_number(row["estimate"]), "ci_lower": _json_number(row["lower"]),
-                              "ci_upper": _json_number(row["upper"])} for name, row in table.iterrows()},
-            "r2": _json_number(self.rsquared),
+            "params": {name: {"estimate": json_number(row["estimate"]), "ci_lower": json_number(row["lower"]),
+                              "ci_upper": json_number(row["upper"])} for name, row in table.iterrows()},
+            "r2": json_number(self.rsquared),
             "optima": optima_records(self.optima),
         }
 
@@ -625,8 +620,8 @@ class LawBootstrap:
         out = self.fit.to_dict()
         ci = self.conf_int()
         for name in out["params"]:
-            out["params"][name]["ci_lower"] = _json_number(ci.at[name, "lower"])
-            out["params"][name]["ci_upper"] = _json_number(ci.at[name, "upper"])
+            out["params"][name]["ci_lower"] = json_number(ci.at[name, "lower"])
+            out["params"][name]["ci_upper"] = json_number(ci.at[name, "upper"])
         return out
 
 

@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.caveats import CapacityGapWarning, DataWarning, EdgeOptimumWarning, NonConvexWarning
+from analysis.json_safe import json_number
 from analysis.sizes import format_size
 
 SCHEMA_VERSION = 1
@@ -393,8 +394,9 @@ def _optima_table(lay: _Layout, means: np.ndarray, point: _Optimum, ci_method: n
                                                         higher_is_better=lay.higher_is_better, **who))
         elif not smooth[i]:
             v = math.exp(point.vertex_log_teacher[0, i])
-            parts.append(f"the parabola's vertex ({_fmt(v)}) lies outside the tested teachers ({_fmt(lo_t[i])} to "
-                         f"{_fmt(hi_t[i])}): smooth estimate refused, best observed teacher used")
+            parts.append(f"the parabola's vertex ({format_size(v)}) lies outside the tested teachers "
+                         f"({format_size(lo_t[i])} to {format_size(hi_t[i])}): smooth estimate refused, best observed "
+                         f"teacher used")
         if at_edge[i]:
             edge = "largest" if arg_pos[i] == n_t[i] - 1 else "smallest"
             if n_t[i] == 1:
@@ -433,18 +435,8 @@ def _optima_table(lay: _Layout, means: np.ndarray, point: _Optimum, ci_method: n
     return optima, caveats
 
 
-def _fmt(n_params: float) -> str:
-    return format_size(n_params) if math.isfinite(n_params) else "?"
 
 
-def _json_number(value, integer: bool = False):
-    """A JSON-safe number: None for NaN/None, int for whole counts."""
-    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
-        return None
-    value = float(value)
-    if not math.isfinite(value):
-        return None
-    return int(round(value)) if integer else value
 
 
 def optima_records(optima: pd.DataFrame) -> list[dict]:
@@ -453,13 +445,13 @@ def optima_records(optima: pd.DataFrame) -> list[dict]:
     for row in optima.to_dict("records"):
         records.append({
             "family": None if row.get("family") is None else str(row["family"]),
-            "data_tokens": _json_number(row.get("data_tokens"), integer=True),
-            "student_params": _json_number(row.get("student_params"), integer=True),
-            "teacher_params": _json_number(row.get("teacher_params"), integer=True),
-            "ci_lower": _json_number(row.get("ci_lower"), integer=True),
-            "ci_upper": _json_number(row.get("ci_upper"), integer=True),
+            "data_tokens": json_number(row.get("data_tokens"), integer=True),
+            "student_params": json_number(row.get("student_params"), integer=True),
+            "teacher_params": json_number(row.get("teacher_params"), integer=True),
+            "ci_lower": json_number(row.get("ci_lower"), integer=True),
+            "ci_upper": json_number(row.get("ci_upper"), integer=True),
             "method": None if row.get("method") is None else str(row["method"]),
-            "n_teachers": _json_number(row.get("n_teachers"), integer=True),
+            "n_teachers": json_number(row.get("n_teachers"), integer=True),
             "at_grid_edge": None if row.get("at_grid_edge") is None else bool(row["at_grid_edge"]),
         })
     return records

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.catalog import rank_teachers
+from analysis.json_safe import json_number, json_value
 from analysis.caveats import CapacityGapWarning, ExtrapolationWarning
 from analysis.reported_law import PREDICTION_COLUMNS, ReportedLaw
 from analysis.sizes import format_size, parse_size
@@ -44,8 +45,8 @@ class WhatIf:
             "schema_version": SCHEMA_VERSION,
             "student_params": int(self.student_params),
             "source": self.source,
-            "teacher_params": {k: _json_number(self.teacher_params.get(k)) for k in PREDICTION_COLUMNS},
-            "candidates": [{k: _json_value(v) for k, v in rec.items()}
+            "teacher_params": {k: json_number(self.teacher_params.get(k)) for k in PREDICTION_COLUMNS},
+            "candidates": [{k: json_value(v) for k, v in rec.items()}
                            for rec in self.candidates.to_dict(orient="records")],
         }
 
@@ -136,21 +137,4 @@ def _is_caveat(category) -> bool:
     return issubclass(category, CapacityGapWarning)
 
 
-def _json_number(value):
-    if value is None or value is pd.NA:
-        return None
-    value = float(value)
-    return value if math.isfinite(value) else None
 
-
-def _json_value(value):
-    """JSON-ready scalar: numpy -> Python, NaN/NA -> None, whole-number sizes stay ints."""
-    if value is None or value is pd.NA:
-        return None
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        return float(value) if math.isfinite(value) else None
-    return value

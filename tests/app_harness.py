@@ -41,6 +41,13 @@ def assert_no_traceback(at: AppTest) -> None:
         assert "Traceback" not in text and 'File "' not in text, text
 
 
+def go_to(at: AppTest, page: str) -> AppTest:
+    """Switch the session to `page` (e.g. "views/law.py"), run it, and check that no traceback reached the screen."""
+    at.switch_page(page).run()
+    assert_no_traceback(at)
+    return at
+
+
 def all_text(at: AppTest) -> str:
     """Everything written on the page, for 'does it say X' checks."""
     parts = texts(at.markdown) + texts(at.error) + texts(at.warning) + texts(at.info) + texts(at.success)

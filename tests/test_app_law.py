@@ -1,17 +1,11 @@
 """AppTest: the Law page: curse curves, the fit with its settings in the URL, per-family laws, the forms table, the
 pipeline bootstrap on demand, caveats in words, and the reported law alone when no data are loaded."""
-from app_harness import (all_text, assert_no_traceback, open_app, simulated_csv, upload,  # noqa: F401
+from app_harness import (go_to, all_text, assert_no_traceback, open_app, simulated_csv, upload,  # noqa: F401
                          workspace)
 
 
-def _law_page(at):
-    at.switch_page("views/law.py").run()
-    assert_no_traceback(at)
-    return at
-
-
 def test_the_law_page_fits_the_planted_law_and_shows_both_figures(workspace):
-    at = _law_page(upload(open_app(), "sweep.csv", simulated_csv()))
+    at = go_to(upload(open_app(), "sweep.csv", simulated_csv()), "views/law.py")
     metrics = {m.label: m.value for m in at.metric}
     slope = float(metrics["Slope k"])
     assert 2.2 < slope < 2.8  # planted 2.498
@@ -25,7 +19,7 @@ def test_the_law_page_fits_the_planted_law_and_shows_both_figures(workspace):
 
 
 def test_form_alpha_and_families_are_settings_in_the_url(workspace):
-    at = _law_page(upload(open_app(), "two.csv", simulated_csv(families=("gpt2", "pythia"))))
+    at = go_to(upload(open_app(), "two.csv", simulated_csv(families=("gpt2", "pythia"))), "views/law.py")
     at.selectbox(key="_w_law_form").set_value("power").run()
     at.selectbox(key="_w_law_alpha").set_value(0.1).run()
     at.selectbox(key="_w_law_pool").set_value("pooled").run()
@@ -42,7 +36,7 @@ def test_form_alpha_and_families_are_settings_in_the_url(workspace):
 
 
 def test_a_link_with_settings_reproduces_the_view(workspace):
-    first = _law_page(upload(open_app(), "sweep.csv", simulated_csv()))
+    first = go_to(upload(open_app(), "sweep.csv", simulated_csv()), "views/law.py")
     link = {**first.query_params, "form": "proportional", "alpha": "0.32"}
     at = open_app(page="views/law.py", query=link)
     assert_no_traceback(at)
@@ -52,14 +46,14 @@ def test_a_link_with_settings_reproduces_the_view(workspace):
 
 
 def test_pooled_families_raise_a_caveat_in_words(workspace):
-    at = _law_page(upload(open_app(), "two.csv", simulated_csv(families=("gpt2", "pythia"))))
+    at = go_to(upload(open_app(), "two.csv", simulated_csv(families=("gpt2", "pythia"))), "views/law.py")
     assert not any("pools optima from 2 families" in w.value for w in at.warning)  # per family by default
     at.selectbox(key="_w_law_pool").set_value("pooled").run()
     assert any("pools optima from 2 families" in w.value for w in at.warning)
 
 
 def test_the_bootstrap_runs_only_when_asked(workspace):
-    at = _law_page(upload(open_app(), "sweep.csv", simulated_csv()))
+    at = go_to(upload(open_app(), "sweep.csv", simulated_csv()), "views/law.py")
     assert "Off. Turn it on" in all_text(at)
     at.number_input(key="_w_law_nboot").set_value(100).run()
     at.toggle(key="_w_law_boot").set_value(True).run()

@@ -3,18 +3,12 @@ kaleido + Chromium; HTML when no browser exists)."""
 import pytest
 
 import analysis.report
-from app_harness import (assert_no_traceback, open_app, simulated_csv, upload,  # noqa: F401
+from app_harness import (go_to, assert_no_traceback, open_app, simulated_csv, upload,  # noqa: F401
                          workspace)
 
 
-def _report_page(at):
-    at.switch_page("views/report.py").run()
-    assert_no_traceback(at)
-    return at
-
-
 def test_the_html_report_holds_interactive_figures_plotly_once_and_the_data_hash(workspace):
-    at = _report_page(upload(open_app(), "sweep.csv", simulated_csv()))
+    at = go_to(upload(open_app(), "sweep.csv", simulated_csv()), "views/report.py")
     at.button(key="build_report").click().run()
     assert_no_traceback(at)
     html, n_sections = at.session_state["_report_html"]
@@ -27,7 +21,7 @@ def test_the_html_report_holds_interactive_figures_plotly_once_and_the_data_hash
 
 
 def test_with_no_data_the_report_offers_the_reported_law_what_if_and_frontier(workspace):
-    at = _report_page(open_app(query={"data": "none"}))
+    at = go_to(open_app(query={"data": "none"}), "views/report.py")
     assert set(at.multiselect(key="_w_report_r_items").options) == {"Law fit", "What-if", "MiniMA frontier"}
     at.button(key="build_report").click().run()
     assert_no_traceback(at)
@@ -37,7 +31,7 @@ def test_with_no_data_the_report_offers_the_reported_law_what_if_and_frontier(wo
 
 def test_without_a_browser_a_figure_is_offered_as_html(workspace, monkeypatch):
     monkeypatch.setattr(analysis.report, "find_browser", lambda: None)
-    at = _report_page(open_app(query={"data": "none"}))
+    at = go_to(open_app(query={"data": "none"}), "views/report.py")
     at.button(key="make_figure").click().run()
     assert_no_traceback(at)
     assert any("No Chromium/Chrome browser was found" in w.value for w in at.warning)
@@ -48,7 +42,7 @@ def test_without_a_browser_a_figure_is_offered_as_html(workspace, monkeypatch):
 def test_a_figure_downloads_as_png_and_svg_through_chromium(workspace):
     if analysis.report.find_browser() is None:
         pytest.skip("no Chromium on this machine")
-    at = _report_page(open_app(query={"data": "none"}))
+    at = go_to(open_app(query={"data": "none"}), "views/report.py")
     at.button(key="make_figure").click().run()
     assert_no_traceback(at)
     name, data, mime = at.session_state["_figure_file"]

@@ -7,8 +7,9 @@ F.kl_div), at the cpu-small sizes and at a 32k-token vocabulary.
 Speed: both variants in one process, alternating step by step so that both see the same machine load; tokens/s
 from the median step time. Memory: each variant in its own subprocess (3 steps) so that peak RSS (ru_maxrss) is
 that variant's alone; reported as the process peak and as the increase over the RSS after setup, before the
-first step (the memory the step itself needs). Targets (issue #4): >= 1.5x tokens/s at cpu-small sizes;
-<= 0.7x peak memory at 32k vocab.
+first step (the memory the step itself needs). A third variant, the two models' forward/backward with no loss
+at all, gives the ceiling on any loss implementation's speedup at these sizes. Targets (issue #4): >= 1.5x
+tokens/s at cpu-small sizes; <= 0.7x peak memory at 32k vocab.
 Writes bench/out/distill_step_bench.json. Timings are never asserted in tests.
 """
 from __future__ import annotations
@@ -75,7 +76,15 @@ def build(setting: str, threads: int, n_batches: int):
         opt.step()
         opt.zero_grad(set_to_none=True)
 
-    return {"ours": step_ours, "baseline": step_baseline}, batches, batch * seq
+    def step_models_only(ids):  # the two models' own work with no loss at all: no loss can make a step faster
+        x = ids[:, :-1]
+        with torch.no_grad():
+            final_hidden(teacher, x)
+        final_hidden(student, x).pow(2).mean().backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+
+    return {"ours": step_ours, "baseline": step_baseline, "models_only": step_models_only}, batches, batch * seq
 
 
 def memory_of_variant(setting: str, variant: str, steps: int, threads: int) -> dict:
@@ -90,7 +99,7 @@ def memory_of_variant(setting: str, variant: str, steps: int, threads: int) -> d
 def speed(setting: str, steps: int, threads: int) -> dict:
     """Tokens/s of both variants in one process, alternating step by step (same load for both); median step."""
     fns, batches, tokens = build(setting, threads, steps + 1)
-    times = {"ours": [], "baseline": []}
+    times = {name: [] for name in fns}
     for name in fns:  # warm-up
         fns[name](batches[0])
     for ids in batches[1:]:
@@ -122,6 +131,8 @@ def main() -> None:
         for variant in ("baseline", "ours"):
             summary[variant]["tokens_per_second"] = tps[variant]
         summary["speedup_tokens_per_second"] = tps["ours"] / tps["baseline"]
+        summary["models_only_tokens_per_second"] = tps["models_only"]
+        summary["speedup_ceiling"] = tps["models_only"] / tps["baseline"]
         summary["peak_rss_ratio"] = summary["ours"]["peak_rss_mb"] / summary["baseline"]["peak_rss_mb"]
         summary["step_memory_ratio"] = (summary["ours"]["step_rss_increase_mb"]
                                         / max(summary["baseline"]["step_rss_increase_mb"], 1e-9))
@@ -134,6 +145,8 @@ def main() -> None:
                   f"step RSS increase {r['step_rss_increase_mb']:7.0f} MB")
         print(f"  ratios (ours / baseline): tokens/s {summary['speedup_tokens_per_second']:.2f}x, peak RSS "
               f"{summary['peak_rss_ratio']:.2f}x, step memory {summary['step_memory_ratio']:.2f}x", flush=True)
+        print(f"  ceiling: the models alone, with no loss at all, run {summary['speedup_ceiling']:.2f}x the "
+              f"baseline's tokens/s; no loss implementation can beat that", flush=True)
     meta = {"host": platform.node(), "cpu_count": os.cpu_count(), "threads": args.threads, "steps": args.steps,
             "load_average": os.getloadavg()}
     out_dir = REPO / "bench" / "out"

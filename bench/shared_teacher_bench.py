@@ -6,7 +6,8 @@ teacher forward pass computed once) against three independent runs (one teacher 
 Both use the engine's own training loop (eval_runs.train_loop.train_models) on random token data with the
 cpu-small sizes (teacher 1.2M parameters; students 150K, 300K and 300K, as in a cpu-small group). Variants
 alternate within each repeat; wall seconds are the median. Target (issue #4): shared <= 0.6x the independent
-runs' wall time. Writes bench/out/shared_teacher_bench.json.
+runs' wall time. The teacher's work alone is timed too: its share of an independent run bounds what sharing it can
+save (two teacher passes per batch out of three), whatever the loop does. Writes bench/out/shared_teacher_bench.json.
 """
 from __future__ import annotations
 
@@ -37,6 +38,9 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--teacher-params", type=float, default=1.2e6)
+    ap.add_argument("--students", type=float, nargs=3, default=(150_000, 300_000, 300_000),
+                    help="three student sizes (cpu-small's own three-student group: --teacher-params 4e5 "
+                         "--students 1e5 2e5 2e5)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     vocab, seq, batch = 1024, 64, 16
@@ -47,7 +51,7 @@ def main() -> None:
     cfg = TrainConfig(n_tokens=args.steps * batch * seq, batch_size=batch, seq_len=seq, checkpoint_every=0,
                       log_every=10**9, lr=1e-3)
     teacher = new_model(ladder_shape("llama", int(args.teacher_params), vocab_size=vocab, max_seq_len=seq), 0).eval()
-    student_sizes = (150_000, 300_000, 300_000)
+    student_sizes = tuple(int(x) for x in args.students)
 
     def students():
         return [new_model(ladder_shape("llama", s, vocab_size=vocab, max_seq_len=seq), i)
@@ -75,16 +79,37 @@ def main() -> None:
                 times[name].append(fn(tmp))
     med = {k: statistics.median(v) for k, v in times.items()}
     ratio = med["shared"] / med["independent"]
+    # the teacher's own work per run (its forward pass and targets on every batch), timed alone: sharing saves
+    # two of the three runs' teacher work, so expect about (independent - 2 T) / independent (a little less: the
+    # shared loop also sets up once instead of three times)
+    from eval_runs.evaluate import final_hidden
+    from eval_runs.kd_loss import teacher_targets
+    from eval_runs.token_data import train_batch
+
+    teacher_times = []
+    for _ in range(args.repeats):
+        t0 = time.perf_counter()
+        with torch.no_grad():
+            for step in range(cfg.n_steps):
+                x, _ = train_batch(data, batch_size=batch, seq_len=seq, seed=0, step=step)
+                teacher_targets(final_hidden(teacher, x).flatten(0, 1), teacher.get_output_embeddings().weight)
+        teacher_times.append(time.perf_counter() - t0)
+    teacher_seconds = statistics.median(teacher_times)
+    expected = (med["independent"] - 2 * teacher_seconds) / med["independent"]
     print(f"teacher {int(args.teacher_params):,} params, students {', '.join(f'{s:,}' for s in student_sizes)}; "
           f"{args.steps} steps of {batch}x{seq} tokens, {args.threads} thread(s)")
     print(f"  three independent runs: {med['independent']:.1f} s   shared-teacher loop: {med['shared']:.1f} s   "
           f"ratio {ratio:.2f}x")
+    print(f"  the teacher's work alone: {teacher_seconds:.1f} s per run, {teacher_seconds / med['independent']:.0%} "
+          f"of the independent runs' time, so sharing it should give about {expected:.2f}x")
     out = REPO / "bench" / "out"
     out.mkdir(parents=True, exist_ok=True)
     (out / "shared_teacher_bench.json").write_text(json.dumps(
         {"seconds": times, "median_seconds": med, "ratio_shared_over_independent": ratio,
          "teacher_params": args.teacher_params, "student_params": student_sizes, "steps": args.steps,
-         "threads": args.threads, "load_average": os.getloadavg()}, indent=2))
+         "threads": args.threads, "teacher_seconds_per_run": teacher_seconds,
+         "expected_ratio_from_teacher_share": expected,
+         "load_average": os.getloadavg()}, indent=2))
 
 
 if __name__ == "__main__":

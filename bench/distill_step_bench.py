@@ -38,28 +38,41 @@ def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
 
-def build(setting: str, threads: int, n_batches: int):
-    """Teacher, student, batches and the two step functions for one setting."""
+def build(sizes: tuple, threads: int, n_batches: int, device: str = "cpu"):
+    """Step functions of the three variants for one setting, its batches, tokens per step and parameter counts.
+
+    On CUDA the models run under bf16 autocast (as the engine's loop does) and the optimizer is fused.
+    """
     import torch
     import torch.nn.functional as F
 
+    from eval_runs.devices import configure_device
     from eval_runs.evaluate import final_hidden
     from eval_runs.kd_loss import distillation_loss, teacher_targets
-    from eval_runs.models import ladder_shape, new_model
+    from eval_runs.models import count_model_params, ladder_shape, new_model
 
-    torch.set_num_threads(threads)
-    t_params, s_params, vocab, batch, seq = SETTINGS[setting]
-    teacher = new_model(ladder_shape("llama", t_params, vocab_size=vocab, max_seq_len=seq), 0).eval()
-    student = new_model(ladder_shape("llama", s_params, vocab_size=vocab, max_seq_len=seq), 1)
-    opt = torch.optim.AdamW(student.parameters(), lr=1e-3)
+    dev = torch.device(device)
+    cuda = dev.type == "cuda"
+    configure_device(dev)
+    if not cuda:
+        torch.set_num_threads(threads)
+    t_params, s_params, vocab, batch, seq = sizes
+    teacher = new_model(ladder_shape("llama", t_params, vocab_size=vocab, max_seq_len=seq), 0).to(dev).eval()
+    student = new_model(ladder_shape("llama", s_params, vocab_size=vocab, max_seq_len=seq), 1).to(dev)
+    opt = torch.optim.AdamW(student.parameters(), lr=1e-3, fused=cuda)
     g = torch.Generator().manual_seed(0)
-    batches = [torch.randint(0, vocab, (batch, seq + 1), generator=g) for _ in range(n_batches)]
+    batches = [torch.randint(0, vocab, (batch, seq + 1), generator=g).to(dev) for _ in range(n_batches)]
+
+    def amp():
+        return torch.autocast(dev.type, dtype=torch.bfloat16, enabled=cuda)
 
     def step_ours(ids):
         x, y = ids[:, :-1], ids[:, 1:].flatten()
-        with torch.no_grad():
+        with torch.no_grad(), amp():
             shared = teacher_targets(final_hidden(teacher, x).flatten(0, 1), teacher.get_output_embeddings().weight)
-        parts = distillation_loss(final_hidden(student, x).flatten(0, 1), student.get_output_embeddings().weight,
+        with amp():
+            hidden = final_hidden(student, x).flatten(0, 1)
+        parts = distillation_loss(hidden.bfloat16() if cuda else hidden, student.get_output_embeddings().weight,
                                   y, shared)
         parts.loss.backward()
         opt.step()
@@ -67,9 +80,10 @@ def build(setting: str, threads: int, n_batches: int):
 
     def step_baseline(ids):
         x, y = ids[:, :-1], ids[:, 1:].flatten()
-        with torch.no_grad():
+        with torch.no_grad(), amp():
             t_logits = teacher(input_ids=x).logits.float().flatten(0, 1)  # (B*T, V) float32
-        s_logits = student(input_ids=x).logits.float().flatten(0, 1)
+        with amp():
+            s_logits = student(input_ids=x).logits.float().flatten(0, 1)
         ce = F.cross_entropy(s_logits, y)
         kl = F.kl_div(F.log_softmax(s_logits, -1), F.softmax(t_logits, -1), reduction="batchmean")
         (0.5 * ce + 0.5 * kl).backward()
@@ -78,34 +92,43 @@ def build(setting: str, threads: int, n_batches: int):
 
     def step_models_only(ids):  # the two models' own work with no loss at all: no loss can make a step faster
         x = ids[:, :-1]
-        with torch.no_grad():
+        with torch.no_grad(), amp():
             final_hidden(teacher, x)
-        final_hidden(student, x).pow(2).mean().backward()
+        with amp():
+            hidden = final_hidden(student, x)
+        hidden.float().pow(2).mean().backward()
         opt.step()
         opt.zero_grad(set_to_none=True)
 
-    return {"ours": step_ours, "baseline": step_baseline, "models_only": step_models_only}, batches, batch * seq
+    counts = (count_model_params(teacher).total_params, count_model_params(student).total_params)
+    return ({"ours": step_ours, "baseline": step_baseline, "models_only": step_models_only}, batches, batch * seq,
+            counts)
 
 
 def memory_of_variant(setting: str, variant: str, steps: int, threads: int) -> dict:
     """Peak RSS of a process that runs only this variant (called in a subprocess)."""
-    steps_fns, batches, _ = build(setting, threads, steps)
+    steps_fns, batches, _, _ = build(SETTINGS[setting], threads, steps)
     rss_setup = _rss_mb()  # models, optimizer and imports; the steps' own memory comes on top
     for ids in batches:
         steps_fns[variant](ids)
     return {"peak_rss_mb": _rss_mb(), "step_rss_increase_mb": _rss_mb() - rss_setup}
 
 
-def speed(setting: str, steps: int, threads: int) -> dict:
-    """Tokens/s of both variants in one process, alternating step by step (same load for both); median step."""
-    fns, batches, tokens = build(setting, threads, steps + 1)
+def speed(sizes: tuple, steps: int, threads: int, device: str = "cpu") -> dict:
+    """Tokens/s of every variant in one process, alternating step by step (same load for all); median step."""
+    import torch
+
+    fns, batches, tokens, _ = build(sizes, threads, steps + 1, device)
+    sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
     times = {name: [] for name in fns}
     for name in fns:  # warm-up
         fns[name](batches[0])
     for ids in batches[1:]:
         for name, fn in fns.items():
+            sync()
             t0 = time.perf_counter()
             fn(ids)
+            sync()
             times[name].append(time.perf_counter() - t0)
     return {name: tokens / statistics.median(ts) for name, ts in times.items()}
 
@@ -127,7 +150,7 @@ def main() -> None:
             out = subprocess.run([sys.executable, __file__, "--one", setting, variant, "--threads", str(args.threads)],
                                  capture_output=True, text=True, env=env, check=True)
             summary[variant].update(json.loads(out.stdout.strip().splitlines()[-1]))
-        tps = speed(setting, args.steps, args.threads)
+        tps = speed(SETTINGS[setting], args.steps, args.threads)
         for variant in ("baseline", "ours"):
             summary[variant]["tokens_per_second"] = tps[variant]
         summary["speedup_tokens_per_second"] = tps["ours"] / tps["baseline"]

@@ -1,12 +1,16 @@
-"""One call on a GPU machine: the GPU tests, the gpu-small sweep and the distillation-step throughput (tokens/s and
-model FLOPs utilisation against the card's bf16 peak), with a table at the end.
+"""One call on a GPU machine: the GPU tests, the distillation step's throughput and memory (ours against the
+straightforward baseline, tokens/s and model FLOPs utilisation against the card's bf16 peak), and the gpu-small
+sweep with its law fit, with a table at the end.
 
-    .venv/bin/python bench/gpu_check.py [--sweep-timeout 420] [--skip-sweep]
+    python3 bench/gpu_check.py --out "$OUT"            # on the GPU machine: see bench/gpu_check.sh
+    .venv/bin/python bench/gpu_check.py --smoke        # anywhere, on CPU, tiny sizes: checks the script itself
 
-UNTESTED: written in a session without a GPU. Budget: under 8 minutes on one H100 (the sweep is cut off at
---sweep-timeout seconds; a cut-off sweep resumes when re-run). Writes bench/out/gpu_check.json and the sweep's
-results CSV to bench/out/gpu_small_results.csv. MFU counts 6 N per trained token for the student (forward and
-backward) plus 2 N per token for the teacher's forward, N = parameters (Kaplan et al. 2020), attention ignored.
+Every section runs on its own: one that fails is recorded with its error and the others go on, and the JSON report
+is rewritten after each, so a run cut off at the time limit still leaves what it measured. The sweep gets what is
+left of --budget seconds (default 450, under the 8 minutes the issue allows on one H100); a cut-off sweep resumes
+when re-run. Writes OUT/gpu_check.json, OUT/gpu_small_results.csv and OUT/gpu_small_law.json.
+MFU counts 6 N per trained token for the student (forward and backward) plus 2 N per token for the teacher's
+forward, N = parameters (Kaplan et al. 2020), attention ignored.
 """
 from __future__ import annotations
 
@@ -16,12 +20,31 @@ import os
 import subprocess
 import sys
 import time
+import traceback
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-OUT = REPO / "bench" / "out"
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
 # dense bf16 peak FLOP/s by card name fragment (vendor datasheets; SXM parts)
 BF16_PEAK = {"H200": 989e12, "H100": 989e12, "A100": 312e12, "L40S": 362e12, "A10": 125e12}
+# name: (teacher params, student params, vocabulary, batch, seq_len)
+GPU_SETTINGS = {"gpu-small sizes": (50_000_000, 12_000_000, 8192, 32, 512),
+                "32k vocab": (200_000_000, 50_000_000, 32_000, 16, 1024)}
+SMOKE_SETTINGS = {"smoke": (200_000, 60_000, 512, 4, 32)}
+SMOKE_PLAN = """name = "gpu-check-smoke"
+teacher_params = [80000, 160000]
+student_params = [40000, 50000]
+data_tokens = [2048]
+teacher_tokens = 4096
+vocab_size = 300
+corpus_max_bytes = 200000
+seq_len = 32
+batch_size = 8
+eval_tokens = 1024
+importance = "magnitude"
+threads = 1
+"""
 
 
 def peak_flops(name: str) -> float | None:
@@ -31,89 +54,144 @@ def peak_flops(name: str) -> float | None:
     return None
 
 
-def throughput(teacher_params: int, student_params: int, vocab: int, batch: int, seq: int, steps: int) -> dict:
+def step_section(settings: dict, device: str, steps: int) -> list[dict]:
+    """Tokens/s, MFU and peak memory of our step, the baseline and the models alone, per setting."""
     import torch
 
-    from eval_runs.evaluate import final_hidden
-    from eval_runs.kd_loss import distillation_loss, teacher_targets
-    from eval_runs.models import count_model_params, ladder_shape, new_model
+    from distill_step_bench import build, speed
 
-    dev = torch.device("cuda")
-    torch.backends.cuda.matmul.allow_tf32 = True
-    teacher = new_model(ladder_shape("llama", teacher_params, vocab_size=vocab, max_seq_len=seq), 0).to(dev).eval()
-    student = new_model(ladder_shape("llama", student_params, vocab_size=vocab, max_seq_len=seq), 1).to(dev)
-    opt = torch.optim.AdamW(student.parameters(), lr=1e-3, fused=True)
-    ids = torch.randint(0, vocab, (batch, seq + 1), device=dev)
-    x, y = ids[:, :-1], ids[:, 1:].flatten()
+    cuda = device.startswith("cuda")
+    card = torch.cuda.get_device_name() if cuda else "cpu"
+    peak = peak_flops(card) if cuda else None
+    rows = []
+    for name, sizes in settings.items():
+        tps = speed(sizes, steps, 1, device)
+        memory = {}
+        fns, batches, _, (n_t, n_s) = build(sizes, 1, 2, device)
+        for variant in ("baseline", "ours"):
+            if cuda:
+                torch.cuda.synchronize()
+                torch.cuda.reset_peak_memory_stats()
+            for ids in batches:
+                fns[variant](ids)
+            memory[variant] = torch.cuda.max_memory_allocated() / 1e9 if cuda else None
+        del fns, batches
+        if cuda:
+            torch.cuda.empty_cache()
+        flops_per_token = 6 * n_s + 2 * n_t
+        rows.append({"setting": name, "card": card, "teacher_params": n_t, "student_params": n_s, "vocab": sizes[2],
+                     "batch": sizes[3], "seq": sizes[4],
+                     **{f"{v}_tokens_per_second": tps[v] for v in tps},
+                     "speedup": tps["ours"] / tps["baseline"], "ceiling": tps["models_only"] / tps["baseline"],
+                     "mfu_ours": tps["ours"] * flops_per_token / peak if peak else None,
+                     "mfu_baseline": tps["baseline"] * flops_per_token / peak if peak else None,
+                     "peak_memory_gb_ours": memory["ours"], "peak_memory_gb_baseline": memory["baseline"]})
+    return rows
 
-    def step():
-        with torch.no_grad(), torch.autocast("cuda", dtype=torch.bfloat16):
-            shared = teacher_targets(final_hidden(teacher, x).flatten(0, 1), teacher.get_output_embeddings().weight)
-        with torch.autocast("cuda", dtype=torch.bfloat16):
-            h = final_hidden(student, x).flatten(0, 1)
-        distillation_loss(h.bfloat16(), student.get_output_embeddings().weight, y, shared).loss.backward()
-        opt.step()
-        opt.zero_grad(set_to_none=True)
 
-    for _ in range(3):
-        step()
-    torch.cuda.synchronize()
-    torch.cuda.reset_peak_memory_stats()
-    t0 = time.perf_counter()
-    for _ in range(steps):
-        step()
-    torch.cuda.synchronize()
-    seconds = time.perf_counter() - t0
-    n_t, n_s = count_model_params(teacher).total_params, count_model_params(student).total_params
-    tokens = steps * batch * seq
-    flops = tokens * (6 * n_s + 2 * n_t)
-    name = torch.cuda.get_device_name()
-    peak = peak_flops(name)
-    return {"card": name, "teacher_params": n_t, "student_params": n_s, "vocab": vocab, "batch": batch, "seq": seq,
-            "tokens_per_second": tokens / seconds, "model_flops_per_second": flops / seconds,
-            "mfu": (flops / seconds / peak) if peak else None,
-            "peak_memory_gb": torch.cuda.max_memory_allocated() / 1e9}
+def run(cmd: list[str], timeout: float, env: dict, stdout_file: Path | None = None) -> dict:
+    """A command's exit code and output tails (its whole stdout to stdout_file if given), cut off at timeout."""
+    start = time.time()
+    try:
+        done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=max(timeout, 1))
+        out = {"returncode": done.returncode, "stdout_tail": done.stdout[-1500:], "stderr_tail": done.stderr[-1500:]}
+        if stdout_file is not None:
+            stdout_file.write_text(done.stdout)
+        if done.returncode != 0:
+            raise RuntimeError(f"{' '.join(cmd[1:4])} exited with {done.returncode}: {done.stderr[-800:]}")
+    except subprocess.TimeoutExpired:
+        out = {"returncode": None, "note": f"cut off after {timeout:.0f} s (re-run to resume)"}
+    out["wall_seconds"] = round(time.time() - start, 1)
+    return out  # a cut-off command counts as done: the sweep resumes where it stopped when re-run
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--sweep-timeout", type=int, default=420)
+    ap.add_argument("--out", type=Path, default=REPO / "bench" / "out", help="folder for the report and results")
+    ap.add_argument("--budget", type=float, default=450, help="seconds for the whole check; the sweep gets the rest")
     ap.add_argument("--skip-sweep", action="store_true")
+    ap.add_argument("--smoke", action="store_true", help="CPU, tiny sizes and a tiny sweep: checks this script")
     args = ap.parse_args()
-    OUT.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    report: dict = {}
-    t0 = time.time()
-    tests = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                            "tests/test_eval_runs_gpu.py", "tests/test_eval_runs_kd_loss.py"],
-                           cwd=REPO, env=env, capture_output=True, text=True)
-    report["tests"] = {"returncode": tests.returncode, "tail": tests.stdout.strip().splitlines()[-1:]}
-    report["throughput"] = [throughput(50_000_000, 12_000_000, 8192, 32, 512, 20),
-                            throughput(200_000_000, 50_000_000, 32_000, 16, 1024, 10)]
-    if not args.skip_sweep:
-        ws = Path("/tmp/capgap-gpu-check")
-        start = time.time()
+    args.out.mkdir(parents=True, exist_ok=True)
+    started = time.time()
+    device = "cpu" if args.smoke else "cuda"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+    report: dict = {"device": device, "smoke": args.smoke, "sections": {}}
+
+    def section(name: str, fn) -> None:
+        t0 = time.time()
         try:
-            sweep = subprocess.run([sys.executable, "-m", "eval_runs", "sweep", "--preset", "gpu-small",
-                                    "--workspace", str(ws), "--device", "cuda", "--no-progress"], cwd=REPO, env=env,
-                                   capture_output=True, text=True, timeout=args.sweep_timeout)
-            report["sweep"] = {"returncode": sweep.returncode, "stderr_tail": sweep.stderr[-1500:]}
-        except subprocess.TimeoutExpired:
-            report["sweep"] = {"returncode": None, "note": f"cut off after {args.sweep_timeout} s (re-run to resume)"}
-        report["sweep"]["wall_seconds"] = round(time.time() - start, 1)
-        subprocess.run([sys.executable, "-m", "eval_runs", "results", "--workspace", str(ws), "--out",
-                        str(OUT / "gpu_small_results.csv")], cwd=REPO, env=env)
-    report["wall_seconds"] = round(time.time() - t0, 1)
-    (OUT / "gpu_check.json").write_text(json.dumps(report, indent=2))
-    print(f"GPU tests: rc={report['tests']['returncode']} {report['tests']['tail']}")
-    print(f"{'card':28s} {'teacher':>11s} {'student':>11s} {'vocab':>6s} {'tokens/s':>10s} {'MFU':>6s} {'mem GB':>7s}")
-    for r in report["throughput"]:
-        mfu = f"{r['mfu']:.1%}" if r["mfu"] is not None else "n/a"
-        print(f"{r['card'][:28]:28s} {r['teacher_params']:11,d} {r['student_params']:11,d} {r['vocab']:6d} "
-              f"{r['tokens_per_second']:10.0f} {mfu:>6s} {r['peak_memory_gb']:7.1f}")
-    if "sweep" in report:
-        print(f"gpu-small sweep: {report['sweep']}")
-    print(f"total {report['wall_seconds']} s")
+            report["sections"][name] = {"ok": True, "result": fn()}
+        except Exception as exc:  # one broken section must not lose the others' numbers
+            report["sections"][name] = {"ok": False, "error": f"{type(exc).__name__}: {exc}",
+                                        "traceback_tail": traceback.format_exc()[-2000:]}
+        report["sections"][name]["seconds"] = round(time.time() - t0, 1)
+        report["wall_seconds"] = round(time.time() - started, 1)
+        (args.out / "gpu_check.json").write_text(json.dumps(report, indent=2, default=str))
+        print(f"[{report['wall_seconds']:6.1f} s] {name}: {'ok' if report['sections'][name]['ok'] else 'FAILED'}",
+              flush=True)
+
+    def environment() -> dict:
+        import torch
+        import transformers
+
+        out = {"python": sys.version.split()[0], "torch": torch.__version__, "transformers": transformers.__version__,
+               "cuda_available": torch.cuda.is_available()}
+        if torch.cuda.is_available():
+            out["card"] = torch.cuda.get_device_name()
+        elif not args.smoke:
+            raise RuntimeError("torch sees no CUDA GPU (run with --smoke to check this script on CPU)")
+        return out
+
+    section("environment", environment)
+    tests = ["tests/test_eval_runs_kd_loss.py"] + ([] if args.smoke else ["tests/test_eval_runs_gpu.py"])
+    section("tests", lambda: run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *tests],
+                                 180, env))
+    section("distillation step", lambda: step_section(SMOKE_SETTINGS if args.smoke else GPU_SETTINGS, device,
+                                                      3 if args.smoke else 20))
+    if not args.skip_sweep:
+        workspace = args.out / "ws" if args.smoke else Path("/tmp/capgap-gpu-check")
+        if args.smoke:
+            (args.out / "smoke_plan.toml").write_text(SMOKE_PLAN)
+            which = ["--plan", str(args.out / "smoke_plan.toml")]
+        else:
+            which = ["--preset", "gpu-small"]
+        left = args.budget - (time.time() - started) - 20  # 20 s for the export and the law fit
+        section("sweep", lambda: run([sys.executable, "-m", "eval_runs", "sweep", *which, "--workspace",
+                                      str(workspace), "--device", device, "--no-progress"], left, env))
+        csv = args.out / "gpu_small_results.csv"
+        section("results", lambda: run([sys.executable, "-m", "eval_runs", "results", "--workspace",
+                                        str(workspace), "--out", str(csv)], 60, env))
+        section("law", lambda: run([sys.executable, "-m", "analysis", "law", str(csv), "--metric", "val_loss",
+                                    "--json"], 60, env, args.out / "gpu_small_law.json"))
+    print_table(report)
+
+
+def print_table(report: dict) -> None:
+    sections = report["sections"]
+    print(f"environment: {sections['environment'].get('result', sections['environment'].get('error'))}")
+    tests = sections["tests"]
+    print(f"tests: {tests['result']['stdout_tail'].strip().splitlines()[-1:] if tests['ok'] else tests['error']}")
+    step = sections["distillation step"]
+    if step["ok"]:
+        print(f"{'setting':16s} {'teacher':>12s} {'student':>12s} {'vocab':>6s} {'ours tok/s':>11s} "
+              f"{'base tok/s':>11s} {'speedup':>8s} {'ceiling':>8s} {'MFU ours':>9s} {'mem ours/base GB':>17s}")
+        for r in step["result"]:
+            mfu = f"{r['mfu_ours']:.1%}" if r["mfu_ours"] is not None else "n/a"
+            mem = (f"{r['peak_memory_gb_ours']:.1f}/{r['peak_memory_gb_baseline']:.1f}"
+                   if r["peak_memory_gb_ours"] is not None else "n/a")
+            print(f"{r['setting']:16s} {r['teacher_params']:12,d} {r['student_params']:12,d} {r['vocab']:6d} "
+                  f"{r['ours_tokens_per_second']:11.0f} {r['baseline_tokens_per_second']:11.0f} "
+                  f"{r['speedup']:7.2f}x {r['ceiling']:7.2f}x {mfu:>9s} {mem:>17s}")
+    else:
+        print(f"distillation step FAILED: {step['error']}")
+    for name in ("sweep", "results", "law"):
+        if name in sections:
+            s = sections[name]
+            detail = ({k: v for k, v in s["result"].items() if k in ("returncode", "note", "wall_seconds")}
+                      if s["ok"] else s["error"])
+            print(f"{name}: {detail}")
+    print(f"total {report['wall_seconds']} s; report in gpu_check.json")
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ st.set_page_config(page_title="Capacity Gap Lab", page_icon=":material/school:",
 
 PAGES = {
     "Explore": [
-        st.Page("views/overview.py", title="Overview", icon=":material/home:", default=True),
+        st.Page("views/overview.py", title="Overview", icon=":material/home:", default=True, url_path="home"),
         st.Page("views/data.py", title="Data", icon=":material/table_view:", url_path="data"),
         st.Page("views/law.py", title="Law", icon=":material/show_chart:", url_path="law"),
         st.Page("views/whatif.py", title="What-if", icon=":material/help:", url_path="whatif"),
@@ -36,11 +36,13 @@ PAGES = {
     ],
     "Run": [
         st.Page("views/runs.py", title="Runs", icon=":material/rocket_launch:", url_path="runs"),
+        # /overview typed or bookmarked by hand opens the Overview (served at /), not Streamlit's "page not found"
+        st.Page("views/overview.py", title="Overview", url_path="overview", visibility="hidden"),
     ],
 }
 
 page = st.navigation(PAGES)
-st.session_state[SCOPE_KEY] = page.url_path or "overview"  # widget keys are per page (app/settings.py)
+st.session_state[SCOPE_KEY] = page.url_path if page.url_path not in ("", "home") else "overview"  # widget keys are per page (app/settings.py)
 st.session_state[SHOWN_KEY] = set()  # caveats are shown once per page run (app/display.py)
 with guarded("show the active dataset"):
     show_active_data()

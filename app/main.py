@@ -23,9 +23,12 @@ from app.sidebar import show_active_data  # noqa: E402
 
 st.set_page_config(page_title="Capacity Gap Lab", page_icon=":material/school:", layout="wide")
 
+# served at /; its own path is not "overview", which a hidden page takes to bring /overview typed by hand here
+# (Streamlit would show "page not found" for the default page's own path)
+OVERVIEW = st.Page("views/overview.py", title="Overview", icon=":material/home:", default=True, url_path="home")
 PAGES = {
     "Explore": [
-        st.Page("views/overview.py", title="Overview", icon=":material/home:", default=True, url_path="home"),
+        OVERVIEW,
         st.Page("views/data.py", title="Data", icon=":material/table_view:", url_path="data"),
         st.Page("views/law.py", title="Law", icon=":material/show_chart:", url_path="law"),
         st.Page("views/whatif.py", title="What-if", icon=":material/help:", url_path="whatif"),
@@ -36,13 +39,14 @@ PAGES = {
     ],
     "Run": [
         st.Page("views/runs.py", title="Runs", icon=":material/rocket_launch:", url_path="runs"),
-        # /overview typed or bookmarked by hand opens the Overview (served at /), not Streamlit's "page not found"
-        st.Page("views/overview.py", title="Overview", url_path="overview", visibility="hidden"),
+        st.Page(lambda: st.switch_page(OVERVIEW, query_params={k: st.query_params.get_all(k) for k in st.query_params}),
+                title="Overview", url_path="overview", visibility="hidden"),
     ],
 }
 
 page = st.navigation(PAGES)
-st.session_state[SCOPE_KEY] = page.url_path if page.url_path not in ("", "home") else "overview"  # widget keys are per page (app/settings.py)
+# widget keys are per page (app/settings.py)
+st.session_state[SCOPE_KEY] = "overview" if page.url_path in ("", OVERVIEW.url_path) else page.url_path
 st.session_state[SHOWN_KEY] = set()  # caveats are shown once per page run (app/display.py)
 with guarded("show the active dataset"):
     show_active_data()

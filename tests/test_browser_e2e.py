@@ -124,8 +124,9 @@ def test_every_page_renders_without_an_exception_box_in_the_browser(app_url, bro
         assert page.locator('[data-testid="stException"]').count() == 0, name
         assert "Traceback" not in page.inner_text("body"), name
         assert "Page not found" not in page.inner_text("body"), name
-    page.goto(app_url.rstrip("/") + "/overview")  # typed or bookmarked by hand: the Overview, not "page not found"
+    page.goto(app_url.rstrip("/") + "/overview?data=none")  # typed by hand: the Overview, not "page not found"
     page.get_by_role("heading", name="Capacity Gap Lab").first.wait_for()
     wait_until_idle(page, TIMEOUT_MS)
-    assert "Page not found" not in page.inner_text("body")
+    assert "Page not found" not in page.inner_text("body") and "No data:" in page.inner_text("body")
+    assert page.url.endswith("/?data=none")  # served at /, the link's settings kept
     context.close()

@@ -133,14 +133,40 @@ def speed(sizes: tuple, steps: int, threads: int, device: str = "cpu") -> dict:
     return {name: tokens / statistics.median(ts) for name, ts in times.items()}
 
 
+def preset_pairs(preset: str, steps: int, threads: int) -> None:
+    """The speed ratios at each (teacher, student) size pair a sweep preset distils, at its vocabulary and batch."""
+    from eval_runs.sweep import PRESETS, plan_pairs
+
+    plan = PRESETS[preset]
+    pairs = sorted({(p.teacher_params, p.student_params) for p in plan_pairs(plan, list(plan.teacher_params))})
+    rows = []
+    print(f"{preset}: vocab {plan.vocab_size:,}, batch {plan.batch_size}x{plan.seq_len}; tokens/s ratios against the "
+          f"baseline")
+    for t, s in pairs:
+        tps = speed((t, s, plan.vocab_size, plan.batch_size, plan.seq_len), steps, threads)
+        rows.append({"teacher_params": t, "student_params": s, **tps, "speedup": tps["ours"] / tps["baseline"],
+                     "ceiling": tps["models_only"] / tps["baseline"]})
+        print(f"  teacher {t:>9,} student {s:>9,}: ours {rows[-1]['speedup']:.2f}x   models alone (ceiling) "
+              f"{rows[-1]['ceiling']:.2f}x", flush=True)
+    out_dir = REPO / "bench" / "out"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / f"distill_step_pairs_{preset}.json").write_text(json.dumps(
+        {"threads": threads, "steps": steps, "load_average": os.getloadavg(), "pairs": rows}, indent=2))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--steps", type=int, default=20, help="timed steps per variant (alternating)")
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads (1 on a busy shared machine)")
+    ap.add_argument("--preset-pairs", metavar="PRESET", help="instead: tokens/s at every teacher/student pair of a "
+                    "sweep preset (e.g. cpu-small), ours and the models alone against the baseline")
     ap.add_argument("--one", nargs=2, metavar=("SETTING", "VARIANT"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.one:
         print(json.dumps(memory_of_variant(args.one[0], args.one[1], 3, args.threads)))
+        return
+    if args.preset_pairs:
+        preset_pairs(args.preset_pairs, args.steps, args.threads)
         return
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     results = {}

@@ -48,7 +48,7 @@ class TrainConfig:
     eval_every: int = 0  # steps between held-out evaluations; 0 = only at the end
     eval_tokens: int = 65536  # validation tokens per evaluation
     checkpoint_every: int = 200  # steps between checkpoints (resume points); 0 = none
-    loss_chunk_tokens: int = 0  # tokens per chunk of the chunked loss; 0 = auto (~4M logits per chunk)
+    loss_chunk_tokens: int = 0  # tokens per chunk of the chunked loss; 0 = auto (kd_loss.chunk_size, per device)
     teacher_logits_dtype: str = "bfloat16"  # precision the shared teacher probabilities are kept in
 
     @property

@@ -61,3 +61,28 @@ def test_a_teacher_with_another_vocabulary_is_refused():
     with pytest.raises(ValueError, match="share a tokenizer"):
         bad = teacher_targets(torch.zeros(h.shape[0], 3), torch.zeros(w.shape[0] + 1, 3))
         distillation_loss(h, w, y, bad)
+
+
+@pytest.mark.parametrize("tau", [1.0, 2.0])
+def test_the_reported_terms_are_the_cross_entropy_and_the_kl_divergence(tau):
+    h, w, th, tw, y = _problem()
+    zs, zt = (h @ w.T).detach(), th @ tw.T
+    ce = torch.nn.functional.cross_entropy(zs, y)
+    kl = torch.nn.functional.kl_div(torch.log_softmax(zs / tau, -1), torch.softmax(zt / tau, -1),
+                                    reduction="batchmean")
+    shared = teacher_targets(th, tw, temperature=tau, chunk_tokens=8, dtype=torch.float64)
+    parts = distillation_loss(h, w, y, shared, alpha=0.4, temperature=tau, chunk_tokens=8)
+    assert parts.ce == pytest.approx(float(ce), rel=1e-10) and parts.kl == pytest.approx(float(kl), rel=1e-10)
+    torch.testing.assert_close(shared.mass, torch.ones(len(y), dtype=torch.float64))
+
+
+@pytest.mark.parametrize("scale", [0.1, 1.0, 3.0])
+def test_with_bfloat16_teacher_probabilities_the_kl_term_stays_within_its_rounding(scale):
+    g = torch.Generator().manual_seed(1)
+    h, w = torch.randn(512, 64, generator=g), torch.randn(1000, 64, generator=g) * scale / 8
+    th, tw = torch.randn(512, 64, generator=g), torch.randn(1000, 64, generator=g) * scale / 8
+    y = torch.randint(0, 1000, (512,), generator=g)
+    kl = torch.nn.functional.kl_div(torch.log_softmax((h @ w.T).double(), -1),
+                                    torch.softmax((th @ tw.T).double(), -1), reduction="batchmean")
+    parts = distillation_loss(h, w, y, teacher_targets(th, tw))  # bfloat16 probabilities, default chunks
+    assert parts.kl == pytest.approx(float(kl), rel=1e-3, abs=2e-4)  # measured error: 5e-5 to 5e-4

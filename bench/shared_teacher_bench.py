@@ -30,7 +30,7 @@ sys.path.insert(0, str(REPO))  # run as a script from anywhere: the repo's packa
 
 
 def main() -> None:
-    from eval_runs.models import count_model_params, ladder_shape, new_model
+    from eval_runs.models import count_model_params, count_params, ladder_shape, new_model
     from eval_runs.run_folder import RunFolder
     from eval_runs.token_data import TokenData
     from eval_runs.train_loop import Trainee, TrainConfig, train_models
@@ -84,7 +84,8 @@ def main() -> None:
     # the FLOP-count ideal: sharing removes two of the three teachers' forward passes (2 N_T per token each) and
     # nothing of the students' forward/backward (6 N_S per token), whatever the loop does (Kaplan et al. 2020)
     n_t = count_model_params(teacher).total_params
-    n_s = [count_model_params(m).total_params for m in students()]
+    n_s = [count_params(ladder_shape("llama", s, vocab_size=vocab, max_seq_len=seq)).total_params
+           for s in student_sizes]
     ideal = (2 * n_t + 6 * sum(n_s)) / (3 * 2 * n_t + 6 * sum(n_s))
     print(f"teacher {int(args.teacher_params):,} params, students {', '.join(f'{s:,}' for s in student_sizes)}; "
           f"{args.steps} steps of {batch}x{seq} tokens, {args.threads} thread(s)")

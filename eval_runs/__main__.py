@@ -35,10 +35,13 @@ def _common(p: argparse.ArgumentParser, *, device: bool = True) -> None:
         p.add_argument("--threads", type=int, default=0, help="CPU threads for torch; 0 = torch's default")
 
 
-def _data_options(p: argparse.ArgumentParser) -> None:
+def _stage_options(p: argparse.ArgumentParser, config_cls, *, size_fields: tuple[str, ...] = ()) -> None:
+    """What every stage that reads the corpus takes: workspace and device, its own config, corpus and tokenizer."""
     from eval_runs.corpus import CorpusConfig
     from eval_runs.tokenizer import TokenizerConfig
 
+    _common(p)
+    add_dataclass_options(p, config_cls, size_fields=size_fields)
     add_dataclass_options(p, CorpusConfig, prefix="corpus_", size_fields=("max_bytes",))
     add_dataclass_options(p, TokenizerConfig, prefix="tokenizer_")
 
@@ -73,9 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", required=True, help="run folder name under <workspace>/runs/")
     p.add_argument("--params", required=True, help="target parameter count, e.g. 1.1M")
     p.add_argument("--family", default="llama", help="llama | gpt2 | gpt_neox")
-    _common(p)
-    add_dataclass_options(p, TrainConfig, size_fields=("n_tokens", "eval_tokens"))
-    _data_options(p)
+    _stage_options(p, TrainConfig, size_fields=("n_tokens", "eval_tokens"))
 
     p = sub.add_parser("prune", help="prune a teacher folder into a smaller student folder")
     p.add_argument("--teacher", required=True, help="local HF model folder")
@@ -84,18 +85,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--init", default="pruned", help="pruned | random (same shape, fresh weights)")
     p.add_argument("--seq-len", type=int, default=128, help="calibration sequence length")
     p.add_argument("--batch-size", type=int, default=16, help="calibration batch size")
-    _common(p)
-    add_dataclass_options(p, PruneConfig)
-    _data_options(p)
+    _stage_options(p, PruneConfig)
 
     p = sub.add_parser("distill", help="distil a student folder from a teacher folder")
     p.add_argument("--teacher", required=True, help="local HF model folder")
     p.add_argument("--student", required=True, help="local HF model folder (e.g. from `prune`)")
     p.add_argument("--name", required=True, help="run folder name under <workspace>/runs/")
     p.add_argument("--init", default="pruned", help="how the student was made (recorded in the results rows)")
-    _common(p)
-    add_dataclass_options(p, TrainConfig, size_fields=("n_tokens", "eval_tokens"))
-    _data_options(p)
+    _stage_options(p, TrainConfig, size_fields=("n_tokens", "eval_tokens"))
 
     p = sub.add_parser("evaluate", help="held-out val_loss and bits_per_byte of a model folder")
     p.add_argument("--model", required=True, help="local HF model folder (its tokenizer is used)")

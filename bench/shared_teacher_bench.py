@@ -30,6 +30,7 @@ sys.path.insert(0, str(REPO))  # run as a script from anywhere: the repo's packa
 
 
 def main() -> None:
+    from eval_runs.devices import configure_device
     from eval_runs.models import count_model_params, count_params, ladder_shape, new_model
     from eval_runs.run_folder import RunFolder
     from eval_runs.token_data import TokenData
@@ -45,6 +46,7 @@ def main() -> None:
                          "--students 1e5 2e5 2e5)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    configure_device(torch.device("cpu"))  # the allocator as the engine's stages set it up
     vocab, seq, batch = 1024, 64, 16
     rng = np.random.default_rng(0)
     data = TokenData(folder=Path("."), train=rng.integers(0, vocab, 200_000).astype(np.uint16),

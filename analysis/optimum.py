@@ -14,10 +14,16 @@ For each group (family x data_tokens x student_params) of one metric:
    (EdgeOptimumWarning). A refused parabola because it is not convex gives a NonConvexWarning.
 5. CI for T*: a percentile interval of the optimum recomputed, with the same rule (steps 2-3), on `n_boot`
    resamples. How a group is resampled (column `ci_method`):
-   - "runs" (every tested teacher has >= 2 runs): the runs of each teacher are resampled with replacement,
-     independently per teacher. Each resampled cell mean is rescaled about the observed mean by
-     sqrt(n / (n - 1)), so that its bootstrap variance is s^2 / n (the plain bootstrap gives (n - 1) / n of that,
-     which makes intervals from 2-3 seeds too narrow).
+   - "runs" (every tested teacher has >= 2 runs): each cell's mean is redrawn as its observed mean plus the mean
+     of n resampled residuals (n = its runs). Residuals are run minus cell mean, scaled by sqrt(n / (n - 1)) so
+     that their mean square is the cell's variance s^2 (the plain bootstrap gives (n - 1) / n of it). Each one
+     comes from the cell's own runs with probability d / (d + POOLED_DF), d = n - 1, else from all the runs of
+     its group, so a redrawn mean has variance (d s^2 + POOLED_DF s_group^2) / ((d + POOLED_DF) n), with
+     s_group^2 the run-weighted mean of the group's cell variances: each cell's variance is moderated toward its
+     group's with POOLED_DF prior degrees of freedom, as in limma (Smyth 2004, Stat. Appl. Genet. Mol. Biol.
+     3:3). With 2-3 seeds a cell's own s^2 (1-2 degrees of freedom) is too unreliable alone: on planted-law
+     simulations, 95% intervals from resampling each teacher alone covered the optimum 87% (2 seeds) and 90%
+     (3 seeds) of the time; moderated, 90.5% and 92% (bench/coverage_study.py, with unequal noise too).
    - "residuals" (some teacher has a single run, but the parabola was accepted and there are >= 5 teachers, i.e.
      >= 2 residual degrees of freedom): a residual bootstrap of the weighted parabola (leverage-adjusted,
      centred residuals). It assumes the parabola describes the curve, which is why it is used only when the
@@ -45,6 +51,8 @@ from analysis.sizes import format_size
 SCHEMA_VERSION = 1
 MIN_TEACHERS_PARABOLA = 3  # a quadratic needs 3 distinct teachers
 MIN_TEACHERS_RESIDUAL_BOOTSTRAP = 5  # quadratic (3 params) + >= 2 residual degrees of freedom to resample
+POOLED_DF = 2.0  # prior degrees of freedom given to the group's variance (module docstring, step 5; chosen on
+#                  planted-law simulations with equal and unequal noise: bench/coverage_study.py)
 _DRAWS_PER_CHUNK = 2_000_000  # bootstrap random draws held at once (16 MB per float64 array)
 
 OPTIMA_COLUMNS = ["family", "data_tokens", "student_params", "teacher_params", "ci_lower", "ci_upper", "method",
@@ -221,6 +229,45 @@ def _ci_methods(lay: _Layout, point: _Optimum) -> np.ndarray:
     return out
 
 
+def _run_redraws(lay: _Layout, means: np.ndarray, runs_cells: np.ndarray):
+    """redraw(rng, b) -> (b, len(runs_cells)): b redrawn means of the "runs" cells (module docstring, step 5).
+
+    Each cell draws one scaled residual per run, from its own runs with probability p_own, else from its group's.
+    """
+    cell_of_row = np.repeat(np.arange(means.size), lay.cell_n.astype(np.int64))
+    n_row = lay.cell_n[cell_of_row]
+    resid = (lay.y - means[cell_of_row]) * np.sqrt(n_row / np.maximum(n_row - 1, 1))  # (R,) mean square s^2
+    n_sel = lay.cell_n[runs_cells].astype(np.int64)
+    sel_start_local = np.r_[0, np.cumsum(n_sel)[:-1]]
+    group_of_sel = lay.cell_group[runs_cells]
+    # index arithmetic in float32 / int32: several times faster than float64 -> int64 for 10M draws
+    idx_type = np.int32 if lay.y.size < 2 ** 31 else np.int64
+    own_base = np.repeat(lay.cell_start[runs_cells], n_sel).astype(idx_type)  # (R_sel,) first row of the cell
+    own_n = np.repeat(n_sel, n_sel).astype(np.float32)
+    group_base = np.repeat(lay.cell_start[lay.group_start[group_of_sel]], n_sel).astype(idx_type)  # its group's
+    group_n = np.repeat(np.add.reduceat(lay.cell_n, lay.group_start)[group_of_sel], n_sel).astype(np.float32)
+    p_own = ((own_n - 1) / (own_n - 1 + POOLED_DF)).astype(np.float32)
+    with np.errstate(divide="ignore"):  # p_own = 1 when POOLED_DF = 0: the group is never drawn from
+        own_scale = own_n / p_own
+        group_scale = group_n / (1 - p_own)
+    own_last = (own_base + own_n - 1).astype(idx_type)  # float32 rounding of u * scale can reach n: clip
+    group_last = (group_base + group_n - 1).astype(idx_type)
+    m_sel = means[runs_cells]
+
+    def redraw(rng: np.random.Generator, b: int) -> np.ndarray:
+        # one uniform per residual picks both its source and its row: u < p_own -> row floor(u / p_own * n_own)
+        # of the cell, else row floor((u - p_own) / (1 - p_own) * n_group) of the group; each is uniform
+        u = rng.random((b, own_base.size), dtype=np.float32)
+        own = u < p_own
+        from_own = np.minimum((u * own_scale).astype(idx_type) + own_base, own_last)
+        with np.errstate(invalid="ignore"):  # inf * 0 where the group is never drawn from
+            from_group = np.minimum(((u - p_own) * group_scale).astype(idx_type) + group_base, group_last)
+        idx = np.where(own, from_own, from_group)
+        return m_sel + np.add.reduceat(resid[idx], sel_start_local, axis=1) / n_sel
+
+    return redraw
+
+
 def _resampled_log_optima(lay: _Layout, means: np.ndarray, point: _Optimum, ci_method: np.ndarray,
                           n_boot: int, rng: np.random.Generator) -> np.ndarray:
     """(n_boot, G) ln T* recomputed on resampled cell means; groups without a ci_method keep their point value."""
@@ -228,17 +275,7 @@ def _resampled_log_optima(lay: _Layout, means: np.ndarray, point: _Optimum, ci_m
     cell_mode = ci_method[lay.cell_group]
     runs_cells = np.flatnonzero(cell_mode == "runs")
     res_cells = np.flatnonzero(cell_mode == "residuals")
-
-    # "runs": rows of the runs-mode cells, contiguous per cell
-    n_sel = lay.cell_n[runs_cells].astype(np.int64)
-    sel_start_local = np.r_[0, np.cumsum(n_sel)[:-1]]
-    # index arithmetic in float32 / int32: several times faster than float64 -> int64 for 10M draws
-    idx_type = np.int32 if lay.y.size < 2 ** 31 else np.int64
-    row_base = np.repeat(lay.cell_start[runs_cells], n_sel).astype(idx_type)  # (R_sel,) first row of the cell
-    row_n = np.repeat(n_sel, n_sel).astype(np.float32)
-    row_last = (row_n - 1).astype(idx_type)  # float32 rounding of u * n can reach n: clip to n - 1
-    m_sel = means[runs_cells]
-    scale = np.sqrt(n_sel / np.maximum(n_sel - 1, 1))  # variance correction (module docstring)
+    redraw_runs = _run_redraws(lay, means, runs_cells)
 
     # "residuals": fitted parabola + leverage-adjusted, centred standardized residuals of the same group
     if res_cells.size:
@@ -254,18 +291,12 @@ def _resampled_log_optima(lay: _Layout, means: np.ndarray, point: _Optimum, ci_m
         pool_n = np.repeat(seg_n, seg_n).astype(float)
 
     out = np.empty((n_boot, lay.group_start.size))
-    chunk = max(1, _DRAWS_PER_CHUNK // max(row_base.size + res_cells.size, 1))
+    chunk = max(1, _DRAWS_PER_CHUNK // max(int(lay.cell_n[runs_cells].sum()) + res_cells.size, 1))
     for b0 in range(0, n_boot, chunk):
         b = min(chunk, n_boot - b0)
         draws = np.broadcast_to(means, (b, n_cells)).copy()
         if runs_cells.size:
-            u = rng.random((b, row_base.size), dtype=np.float32)
-            u *= row_n
-            idx = u.astype(idx_type)
-            np.minimum(idx, row_last, out=idx)
-            idx += row_base
-            boot_mean = np.add.reduceat(lay.y[idx], sel_start_local, axis=1) / n_sel
-            draws[:, runs_cells] = m_sel + scale * (boot_mean - m_sel)
+            draws[:, runs_cells] = redraw_runs(rng, b)
         if res_cells.size:
             pick = (pool_start + np.floor(rng.random((b, res_cells.size)) * pool_n)).astype(np.int64)
             draws[:, res_cells] = fitted + z[pick] / np.sqrt(w)

@@ -49,9 +49,10 @@ def keep_freed_memory() -> bool:
 
     By default glibc serves large blocks (from 128 KiB, a threshold it raises as such blocks are freed: a batch's
     activations, a chunk of logits) with fresh pages from the OS and trims freed heap memory back to it, so every
-    training step pays the page faults again; bench/RESULTS.md measures what that costs a distillation step. The cost: the process keeps its peak heap resident
-    until it exits (a training process reaches that peak every step anyway). Process-wide and not undone; a no-op
-    returning False where the C library is not glibc (macOS, musl).
+    training step pays the page faults again: 1.0-1.3x slower distillation steps at cpu-small sizes
+    (bench/RESULTS.md). The cost: the process keeps its peak heap resident until it exits (a training process
+    reaches that peak every step anyway). Process-wide and not undone; a no-op returning False where the C
+    library is not glibc (macOS, musl).
     """
     if not sys.platform.startswith("linux"):
         return False

@@ -275,7 +275,7 @@ def _resampled_log_optima(lay: _Layout, means: np.ndarray, point: _Optimum, ci_m
     cell_mode = ci_method[lay.cell_group]
     runs_cells = np.flatnonzero(cell_mode == "runs")
     res_cells = np.flatnonzero(cell_mode == "residuals")
-    redraw_runs = _run_redraws(lay, means, runs_cells)
+    redraw_runs = _run_redraws(lay, means, runs_cells) if runs_cells.size else None
 
     # "residuals": fitted parabola + leverage-adjusted, centred standardized residuals of the same group
     if res_cells.size:
@@ -295,7 +295,7 @@ def _resampled_log_optima(lay: _Layout, means: np.ndarray, point: _Optimum, ci_m
     for b0 in range(0, n_boot, chunk):
         b = min(chunk, n_boot - b0)
         draws = np.broadcast_to(means, (b, n_cells)).copy()
-        if runs_cells.size:
+        if redraw_runs is not None:
             draws[:, runs_cells] = redraw_runs(rng, b)
         if res_cells.size:
             pick = (pool_start + np.floor(rng.random((b, res_cells.size)) * pool_n)).astype(np.int64)

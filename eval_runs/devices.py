@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import ctypes
+import functools
 import sys
 
 import torch
@@ -44,6 +45,7 @@ def configure_device(device: torch.device) -> None:
         keep_freed_memory()
 
 
+@functools.cache  # process-wide: once is enough, however many stages configure the device
 def keep_freed_memory() -> bool:
     """Make glibc's malloc keep freed blocks of up to 32 MiB for reuse instead of returning them to the OS.
 
@@ -61,6 +63,6 @@ def keep_freed_memory() -> bool:
     except (OSError, AttributeError):
         return False
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
-    # mallopt returns 1 on success
-    return bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)) and bool(mallopt(M_TRIM_THRESHOLD,
-                                                                                TRIM_THRESHOLD_BYTES))
+    mmap_set = mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)
+    trim_set = mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES)
+    return mmap_set == 1 and trim_set == 1  # mallopt returns 1 on success

@@ -23,8 +23,9 @@ import torch.nn.functional as F
 
 IGNORE_INDEX = -100
 # default chunk, in logits per temporary: ~4M (16 MB in float32) on a GPU; ~512K (2 MB) but at least 128 tokens on
-# a CPU, where the smaller chunks made cpu-small steps 2-20% faster and 128 tokens keep the products from getting
-# too thin at a 32k vocabulary (bench/RESULTS.md)
+# a CPU, where the smaller chunks made cpu-small steps 2-20% faster (1-4% once the engine keeps freed memory,
+# devices.keep_freed_memory) and 128 tokens keep the products from getting too thin at a 32k vocabulary
+# (bench/RESULTS.md)
 CHUNK_ELEMENTS = {"cuda": 4 * 1024 * 1024, "cpu": 512 * 1024}
 MIN_CHUNK_TOKENS = {"cuda": 16, "cpu": 128}
 

@@ -2,12 +2,13 @@
 
   import-lmeval PATH... --out FILE.csv       lm-eval results JSON files/folders -> the benchmark table
   optimum RESULTS --metric NAME              the optimal teacher per student
-  law RESULTS --metric NAME [--form ...]     fit the law of capacity gap T*(S)
+  law RESULTS --metric NAME [--form ...]     fit the law of capacity gap T*(S) per (family, data_tokens)
   whatif (RESULTS --metric NAME | --reported) --student SIZE
 
 RESULTS is any distillation-results file the loader accepts (CSV, TSV, Parquet, JSON, JSONL; see README).
 Without --json, sizes print in human units ("1.3B"); with --json, sizes are raw parameter counts.
-Exit codes: 0 ok, 1 some input failed (import-lmeval), 2 bad input or usage.
+Exit codes: 0 ok, 1 some input failed (import-lmeval), 2 bad input or usage, or the tool declines to answer
+(no group's law can be fitted; a what-if the data cannot support): the message says why and what to run.
 """
 from __future__ import annotations
 
@@ -59,6 +60,15 @@ def _load(args: argparse.Namespace) -> pd.DataFrame:
             raise DataError(f"no rows of family {', '.join(map(repr, unknown))}; families in the file: "
                             f"{', '.join(sorted(set(frame['family'])))}", source=str(args.results), column="family")
         frame = frame[frame["family"].isin(args.family)]
+    if args.data_tokens:
+        wanted = [parse_size(t) for t in args.data_tokens]
+        tokens = pd.to_numeric(frame["data_tokens"], errors="coerce")
+        keep = tokens.isin(wanted)
+        if not keep.any():
+            found = sorted({format_size(t) for t in tokens.dropna().unique()}) or ["none given"]
+            raise DataError(f"no rows with data_tokens {', '.join(args.data_tokens)}; token budgets in the file: "
+                            f"{', '.join(found)}", source=str(args.results), column="data_tokens")
+        frame = frame[keep]
     if args.metric not in set(frame["metric"]):
         known = ", ".join(sorted(set(frame["metric"])))
         raise DataError(f"no rows with metric {args.metric!r}; metrics in the file: {known}",
@@ -112,40 +122,88 @@ def cmd_optimum(args: argparse.Namespace) -> int:
     return 0
 
 
+def _law_record(law, metric: str) -> dict:
+    """One group's law JSON: the fit's to_dict, or a declined record with the same keys (null values)."""
+    from analysis.optimum import SCHEMA_VERSION, optima_records
+
+    if law.fit is not None:
+        out = law.fit.to_dict()
+        out["metric"] = metric
+        out.setdefault("method", "two_stage")
+        out.setdefault("declined", False)
+        out["group"] = {"family": law.family, "data_tokens": None if pd.isna(law.data_tokens)
+                        else int(law.data_tokens)}
+        return out
+    return {"schema_version": SCHEMA_VERSION, "metric": metric, "form": None, "alpha": None, "n_points": 0,
+            "params": None, "r2": None, "optima": [] if law.optima is None else optima_records(law.optima),
+            "declined": True, "reason": law.refused,
+            "group": {"family": law.family, "data_tokens": None if pd.isna(law.data_tokens) else int(law.data_tokens)}}
+
+
 def cmd_law(args: argparse.Namespace) -> int:
-    from analysis.law import bootstrap_law, fit_law
-    from analysis.optimum import find_optima
+    from analysis.law import bootstrap_law, fit_laws, slope_difference_test
 
     frame = _load(args)
+    method = args.method.replace("-", "_")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", CapacityGapWarning)
-        optima = find_optima(frame, args.metric, alpha=args.alpha, n_boot=args.n_boot, seed=args.seed)
-        fit = fit_law(optima, form=args.form, alpha=args.alpha, weights=args.weights)
-        boot = (bootstrap_law(frame, args.metric, form=args.form, n_boot=args.bootstrap, alpha=args.alpha,
-                              seed=args.seed) if args.bootstrap else None)
+        laws = fit_laws(frame, args.metric, form=args.form, alpha=args.alpha, method=method, weights=args.weights,
+                        n_boot=args.n_boot, seed=args.seed)
+        for law in laws:
+            for cav in law.caveats:
+                warnings.warn(cav)
+        tests = {by: slope_difference_test(laws, by) for by in (args.by or [])}
+        boots = {}
+        if args.bootstrap:
+            for law in laws:
+                if law.fit is None:
+                    continue
+                rows = frame[(frame["family"].astype(str) == law.family)]
+                if "data_tokens" in rows:
+                    tok = pd.to_numeric(rows["data_tokens"], errors="coerce")
+                    rows = rows[tok.isna()] if pd.isna(law.data_tokens) else rows[tok == law.data_tokens]
+                boots[law.label] = bootstrap_law(rows, args.metric, form=args.form, n_boot=args.bootstrap,
+                                                 alpha=args.alpha, seed=args.seed)
     _report_caveats(caught)
-    out = fit.to_dict()
-    out["metric"] = args.metric
-    if boot is not None:
-        ci = boot.conf_int()
-        out["bootstrap"] = {"n_boot": args.bootstrap, "params": {
+    records = [_law_record(law, args.metric) for law in laws]
+    fitted = [r for r in records if not r["declined"]]
+    out = dict(fitted[0] if fitted else records[0])
+    out["groups"] = records
+    if tests:
+        out["tests"] = {by: {k: v for k, v in t.items()} for by, t in tests.items()}
+    first = laws[[r["declined"] for r in records].index(False)] if fitted else None
+    if first is not None and first.label in boots:
+        ci = boots[first.label].conf_int()
+        out["bootstrap"] = {"n_boot": args.bootstrap, "method": "two_stage", "params": {
             name: {"ci_lower": float(ci.loc[name, "lower"]), "ci_upper": float(ci.loc[name, "upper"])}
             for name in ci.index}}
+    for law in laws:
+        if law.fit is None:
+            print(f"error: {law.label}: {law.refused}", file=sys.stderr)
     if args.json:
         _print_json(out)
-        return 0
-    print(fit.summary())
-    if boot is not None:
-        print(f"\nPipeline bootstrap ({args.bootstrap} resamples of runs -> optima -> law), "
-              f"{int((1 - args.alpha) * 100)}% percentile intervals:")
-        for name, row in boot.conf_int().iterrows():
-            show = _size if name.endswith("_params") else "{:.4g}".format
-            print(f"  {name}: [{show(row['lower'])}, {show(row['upper'])}]")
-    return 0
+        return 0 if fitted else 2
+    for law in laws:
+        if len(laws) > 1:
+            print(f"== {law.label}")
+        if law.fit is None:
+            print(f"  {law.refused}")
+            continue
+        print(law.fit.summary())
+        if law.label in boots:
+            print(f"\nTwo-stage pipeline bootstrap ({args.bootstrap} resamples of runs -> optima -> law), "
+                  f"{int((1 - args.alpha) * 100)}% percentile intervals:")
+            for name, row in boots[law.label].conf_int().iterrows():
+                show = _size if name.endswith("_params") else "{:.4g}".format
+                print(f"  {name}: [{show(row['lower'])}, {show(row['upper'])}]")
+        print()
+    for test in tests.values():
+        print(test["sentence"])
+    return 0 if fitted else 2
 
 
 def cmd_whatif(args: argparse.Namespace) -> int:
-    from analysis.whatif import whatif
+    from analysis.whatif import declined, whatif
 
     student = parse_size(args.student)
     results = None
@@ -154,25 +212,36 @@ def cmd_whatif(args: argparse.Namespace) -> int:
         if args.reported:
             from analysis.reported_law import load_reported_law
 
-            law = load_reported_law()
+            answer = whatif(student, law=load_reported_law(), alpha=args.alpha)
         else:
-            from analysis.law import fit_law
-            from analysis.optimum import find_optima
+            from analysis.law import fit_laws
 
             results = _load(args)
-            law = fit_law(find_optima(results, args.metric, alpha=args.alpha, seed=args.seed),
-                          form=args.form, alpha=args.alpha, weights="auto")
-        answer = whatif(student, law=law, alpha=args.alpha, results=results,
-                        metric=None if args.reported else args.metric)
+            laws = fit_laws(results, args.metric, form=args.form, alpha=args.alpha, method=args.method.replace("-", "_"),
+                            weights="auto", seed=args.seed)
+            if len(laws) > 1:
+                raise DataError(f"the rows hold {len(laws)} (family, data_tokens) groups "
+                                f"({', '.join(law.label for law in laws[:6])}); choose one with --family and "
+                                f"--data-tokens", source=str(args.results))
+            law = laws[0]
+            if law.fit is None:
+                answer = declined(student, law.refused, alpha=args.alpha)
+            else:
+                answer = whatif(student, law=law.fit, alpha=args.alpha, results=results, metric=args.metric,
+                                extrapolate=args.extrapolate)
     _report_caveats(caught)
     out = answer.to_dict()
     if args.json:
         _print_json(out)
-        return 0
+        return 2 if answer.declined else 0
+    if answer.declined:
+        print(f"No answer for a {_size(student)} student: {answer.reason}")
+        return 2
     t = out["teacher_params"]
     label = "the law as reported by Zhang et al. (no interval reported)" if out["source"] == "reported" else \
         f"the law fitted to {args.results} ({args.metric})"
-    print(f"Student {_size(student)} -> optimal teacher {_size(t['mean'])}  (from {label})")
+    guess = "  [EXTRAPOLATION: a guess past the data]" if answer.extrapolated else ""
+    print(f"Student {_size(student)} -> optimal teacher {_size(t['mean'])}  (from {label}){guess}")
     if out["source"] == "fit":
         pct = int((1 - args.alpha) * 100)
         print(f"  {pct}% confidence interval: [{_size(t['mean_ci_lower'])}, {_size(t['mean_ci_upper'])}]")
@@ -216,22 +285,28 @@ def build_parser() -> argparse.ArgumentParser:
                        help="unit of bare numbers in the size columns (e.g. B when 1.3 means 1.3B)")
         p.add_argument("--higher-is-better", action="append", type=_key_value, metavar="METRIC=true|false",
                        help="state a metric's direction when its name does not tell (repeatable)")
-        p.add_argument("--family", action="append", help="only these families (repeatable; default: all, pooled)")
+        p.add_argument("--family", action="append", help="only these families (repeatable; default: all)")
+        p.add_argument("--data-tokens", action="append", metavar="TOKENS",
+                       help="only these distillation-token budgets, e.g. 2B (repeatable; default: all)")
         p.add_argument("--json", action="store_true", help="machine-readable output")
 
     p = sub.add_parser("optimum", help="the optimal teacher per student")
     results_args(p)
     p.set_defaults(func=cmd_optimum)
 
-    p = sub.add_parser("law", help="fit the law of capacity gap T*(S)")
+    p = sub.add_parser("law", help="fit the law of capacity gap T*(S), one law per (family, data_tokens)")
     results_args(p)
     p.add_argument("--form", choices=["linear", "proportional", "power"], default="linear")
-    p.add_argument("--weights", choices=["auto", "ci", "none"], default="auto",
-                   help="ci: WLS weighted by the optima's intervals; none: OLS; auto (default): ci when the optima "
-                        "have intervals, else none. In simulations the weighted slope interval covered the truth "
-                        "far more often (see README)")
+    p.add_argument("--method", choices=["one-stage", "two-stage"], default="one-stage",
+                   help="one-stage (default): every curve at once, the estimator whose intervals held on the "
+                        "planted-law study; two-stage: the paper's argmin -> regression, for comparison")
+    p.add_argument("--weights", choices=["auto", "ci", "none"], default="none",
+                   help="two-stage only: none (OLS, the paper's; default), ci (WLS by the optima's intervals), "
+                        "auto (ci when the optima have intervals)")
+    p.add_argument("--by", action="append", choices=["family", "data_tokens"],
+                   help="test whether the slope differs across families / token budgets (repeatable)")
     p.add_argument("--bootstrap", type=int, default=0, metavar="N",
-                   help="also run N resamples of the whole pipeline (runs -> optima -> law)")
+                   help="also run N resamples of the two-stage pipeline (runs -> optima -> law)")
     p.set_defaults(func=cmd_law)
 
     p = sub.add_parser("whatif", help="which teacher for a student of a given size")
@@ -239,6 +314,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reported", action="store_true", help="use the law as reported (Zhang et al.)")
     p.add_argument("--student", required=True, help="student size, e.g. 1.3B")
     p.add_argument("--form", choices=["linear", "proportional", "power"], default="linear")
+    p.add_argument("--method", choices=["one-stage", "two-stage"], default="one-stage",
+                   help="how the law is fitted (see law --help)")
+    p.add_argument("--extrapolate", action="store_true",
+                   help="answer even where the data cannot (interval reaching zero, student >10x outside the "
+                        "fitted ones); every number is then labelled as an extrapolation")
     p.add_argument("--top", type=int, default=8, help="how many real checkpoints to list")
     p.set_defaults(func=cmd_whatif)
     return parser

@@ -181,8 +181,10 @@ def student_curve(results: pd.DataFrame, student_params: float, *, metric: str |
             raise NoStudentCurve(f"several metrics ({', '.join(metrics)}): say which one the penalty is in")
         metric = metrics[0]
     rows = results[results["metric"] == metric]
+    teachers = pd.to_numeric(rows["teacher_params"], errors="coerce")
+    rows = rows[teachers > 0]  # a student trained without a teacher is a level, not a point of the curve
     if rows.empty:
-        raise NoStudentCurve(f"no results with metric {metric!r} (found {', '.join(metrics)})")
+        raise NoStudentCurve(f"no results with metric {metric!r} and a teacher (found {', '.join(metrics)})")
     students = np.unique(rows["student_params"].to_numpy(dtype=float))
     gaps = np.abs(np.log10(students) - np.log10(float(student_params)))
     nearest = students[int(np.argmin(gaps))]

@@ -1,7 +1,10 @@
 """Plotly figures of the analysis: pure functions `*_figure(data, ...) -> go.Figure`, no Streamlit, no file I/O.
 
     curse_figure(results, optima, metric)      student metric vs teacher size, one line per student, optima ± CI
-    law_figure(fit, optima, reported=...)      optimal teacher vs student: fit, CI and PI bands, reported law
+    law_figure(fit, optima, reported=...)      optimal teacher vs student: fit, CI and PI bands, reported law,
+                                               optima at a grid's edge drawn as bounds (triangles)
+    collapse_figure(fit)                       every curve against ln(T / T*(S)) by the one-stage law: one curve
+                                               if the law holds
     residuals_figure(fit)                      residuals of a law fit against student size
     benchmark_figure(bench, task=..., ...)     benchmark scores as bars with ±1.96·stderr
     frontier_figure(table, x=..., y=...)       score vs training compute with the Pareto frontier
@@ -17,7 +20,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from analysis.optimum import baseline_mask
+from analysis.optimum import baseline_mask, no_teacher_mask
 from analysis.reported_law import PREDICTION_COLUMNS
 from analysis.sizes import format_size
 
@@ -64,6 +67,8 @@ def curse_figure(results: pd.DataFrame, optima: pd.DataFrame | None = None, metr
     multi_tokens = rows["data_tokens"].nunique(dropna=False) > 1
     baseline = baseline_mask(rows)  # random-init students: their own markers, never averaged into a curve
     baselines, rows = rows[baseline], rows[~baseline]
+    alone = no_teacher_mask(rows)  # students trained without a teacher: a level, not a point on the curve
+    references, rows = rows[alone], rows[~alone]
 
     fig = go.Figure()
     lines = {}  # (family, tokens, student) -> (x, y, colour) for placing the optima
@@ -87,6 +92,8 @@ def curse_figure(results: pd.DataFrame, optima: pd.DataFrame | None = None, metr
 
     if len(baselines):
         _add_curse_baselines(fig, baselines, lines, metric, multi_family, multi_tokens)
+    if len(references):
+        _add_curse_references(fig, references, lines, metric, multi_family, multi_tokens)
     if optima is not None and len(optima):
         _add_curse_optima(fig, optima, lines, metric, multi_family, multi_tokens)
 
@@ -112,6 +119,23 @@ def _add_curse_baselines(fig, baselines, lines, metric, multi_family, multi_toke
         x=per["teacher_params"].to_numpy(dtype=float), y=per["mean"].to_numpy(dtype=float), mode="markers",
         name="random-init baseline", marker=dict(symbol="x", size=10, color=colours),
         text=hover, hovertemplate="%{text}<extra></extra>"))
+
+
+def _add_curse_references(fig, references, lines, metric, multi_family, multi_tokens) -> None:
+    """One "no teacher" trace: each student's level without distillation, a dotted line across its teachers."""
+    xs, ys, hover = [], [], []
+    for (f, d, s), grp in references.groupby(["family", "data_tokens", "student_params"], dropna=False, sort=True):
+        line = lines.get((f, _tokens_key(d), float(s)))
+        x = line[0] if line is not None and len(line[0]) else np.array([np.nan])
+        v = float(grp["value"].mean())
+        text = (f"{_group_label(f, d, multi_family, multi_tokens)}student {format_size(s)} trained without a "
+                f"teacher<br>{metric} {v:.4g} (mean of {len(grp)} run{'s' * (len(grp) != 1)})")
+        xs += [float(np.nanmin(x)), float(np.nanmax(x)), None]
+        ys += [v, v, None]
+        hover += [text, text, None]
+    fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", name="no teacher (student alone)",
+                             line=dict(color=GREY, dash="dot", width=2), text=hover,
+                             hovertemplate="%{text}<extra></extra>"))
 
 
 def _add_curse_optima(fig, optima, lines, metric, multi_family, multi_tokens) -> None:
@@ -210,16 +234,18 @@ def _band(x, lo, hi, name, opacity, floor) -> go.Scatter:
 
 
 def _add_law_optima(fig, optima) -> None:
+    """Bracketed optima as points with their intervals; an optimum at its grid's edge as a bound: a triangle at the
+    tested teacher it cannot pass (pointing down: T* is below it; up: T* is above it)."""
     families = optima["family"].astype(str) if "family" in optima else pd.Series("default", index=optima.index)
     several = families.nunique() > 1
-    for i, (family, o) in enumerate(optima.groupby(families, sort=True)):
+    edge = (optima["at_grid_edge"].fillna(False).astype(bool) if "at_grid_edge" in optima
+            else pd.Series(False, index=optima.index))
+    for i, (family, o) in enumerate(optima[~edge].groupby(families[~edge], sort=True)):
         t = o["teacher_params"].to_numpy(dtype=float)
         lo = o["ci_lower"].to_numpy(dtype=float) if "ci_lower" in o else np.full(len(o), np.nan)
         hi = o["ci_upper"].to_numpy(dtype=float) if "ci_upper" in o else np.full(len(o), np.nan)
         hover = [f"{'' if not several else family + ' · '}student {format_size(s)}: optimal teacher "
-                 f"{format_size(v)}" + (f" [CI {format_size(a)}-{format_size(b)}]" if np.isfinite(a) and
-                                        np.isfinite(b) else " (no CI)")
-                 + (f"<br>method {m}" if m is not None else "")
+                 f"{format_size(v)}" + _bound_text(a, b) + (f"<br>method {m}" if m is not None else "")
                  for s, v, a, b, m in zip(o["student_params"], t, lo, hi,
                                           o["method"] if "method" in o else [None] * len(o))]
         fig.add_trace(go.Scatter(
@@ -228,6 +254,65 @@ def _add_law_optima(fig, optima) -> None:
             marker=dict(size=9, color=color_at(i + 1) if several else "black"),
             error_y=dict(type="data", symmetric=False, array=_nan_to_none(hi - t), arrayminus=_nan_to_none(t - lo)),
             text=hover, hovertemplate="%{text}<extra></extra>"))
+    bounds = optima[edge]
+    if len(bounds):
+        t = bounds["teacher_params"].to_numpy(dtype=float)
+        at_top = t >= bounds["grid_max"].to_numpy(dtype=float) if "grid_max" in bounds else np.zeros(len(t), bool)
+        # the bound is the tested teacher itself (the grid's end): T* >= it at the top, T* <= the next one up
+        # (or the end itself) at the bottom
+        y = np.where(at_top, t, bounds["ci_upper"].fillna(bounds["teacher_params"]).to_numpy(dtype=float))
+        fig.add_trace(go.Scatter(
+            x=bounds["student_params"].to_numpy(dtype=float), y=y, mode="markers",
+            name="bounds (optimum at the grid's edge)",
+            marker=dict(size=12, symbol=np.where(at_top, "triangle-up", "triangle-down").tolist(), color=GREY,
+                        line=dict(color="black", width=1)),
+            text=[f"student {format_size(s)}: best teacher at the {'largest' if top else 'smallest'} tested; only "
+                  f"T* {'>' if top else '<'} {format_size(v)} is known (not fitted as a point)"
+                  for s, v, top in zip(bounds["student_params"], y, at_top)],
+            hovertemplate="%{text}<extra></extra>"))
+
+
+def _bound_text(lo: float, hi: float) -> str:
+    if np.isfinite(lo) and np.isfinite(hi):
+        return f" [CI {format_size(lo)}-{format_size(hi)}]"
+    if np.isfinite(hi):
+        return f" [CI below {format_size(hi)}]"
+    if np.isfinite(lo):
+        return f" [CI above {format_size(lo)}]"
+    return " (no CI)"
+
+
+def collapse_figure(fit) -> go.Figure:
+    """The collapse figure of a one-stage fit (analysis.collapse.CollapseFit): every (student, teacher) cell at
+    x = ln(T / T*(S)) by the fitted law and y = its value above the student's level in units of the curve's depth,
+    one colour per student, with the fitted shared shape. If the law holds, the students fall on one curve.
+
+    Trace names: "student SIZE" per student, "shared shape (fit)", "optimum (x = 0)"."""
+    pts = fit.collapse_points()
+    fig = go.Figure()
+    for i, (student, grp) in enumerate(pts.groupby("student_params", sort=True)):
+        grp = grp.sort_values("x")
+        fig.add_trace(go.Scatter(
+            x=grp["x"].to_numpy(dtype=float), y=grp["y"].to_numpy(dtype=float), mode="lines+markers",
+            name=f"student {format_size(student)}", line=dict(color=color_at(i), width=1.5), marker=dict(size=8),
+            text=[f"student {format_size(student)}, teacher {format_size(t)} ({n} run{'s' * (n != 1)})<br>"
+                  f"T / T* = {np.exp(x):.2f}" for t, n, x in zip(grp["teacher_params"], grp["n_runs"], grp["x"])],
+            hovertemplate="%{text}<extra></extra>"))
+    lo, hi = float(pts["x"].min()), float(pts["x"].max())
+    pad = 0.1 * max(hi - lo, 0.5)
+    grid = np.linspace(lo - pad, hi + pad, 200)
+    fig.add_trace(go.Scatter(x=grid, y=fit.shape_curve(grid), mode="lines", name="shared shape (fit)",
+                             line=dict(color="black", width=3, dash="dash"), hoverinfo="skip"))
+    top = float(np.nanmax(np.r_[pts["y"].to_numpy(dtype=float), fit.shape_curve(grid)]))
+    fig.add_trace(go.Scatter(x=[0, 0], y=[min(0.0, float(np.nanmin(pts["y"]))), top], mode="lines",
+                             name="optimum (x = 0)", line=dict(color=GREY, dash="dot"), hoverinfo="skip"))
+    ratio = f"{fit.asymmetry:.2g}"
+    fig.update_layout(
+        title=f"Curve collapse: every student against its optimum by the law (a teacher e-fold too big costs "
+              f"{ratio}x one e-fold too small)",
+        xaxis=dict(title="ln(teacher / optimal teacher by the law)"),
+        yaxis=dict(title="penalty above the student's level (curve depths)"), **_LAYOUT)
+    return fig
 
 
 def residuals_figure(fit) -> go.Figure:

@@ -48,6 +48,7 @@ from scipy import special, stats
 
 from analysis.caveats import (CapacityGapWarning, DataWarning, EdgeOptimumWarning, ExtrapolationWarning,
                               FewPointsWarning)
+from analysis.collapse import bracketed_mask, check_bracketed
 from analysis.optimum import SCHEMA_VERSION, emit_caveats, optima_records, resample_optima
 from analysis.json_safe import json_number
 from analysis.sizes import format_size
@@ -360,6 +361,10 @@ def _points(optima: pd.DataFrame) -> pd.DataFrame:
     if missing:
         raise ValueError(f"optima: missing column(s) {missing}; expected find_optima's table, "
                          f"found {list(optima.columns)}")
+    if {"metric", "value"} <= set(optima.columns):
+        raise ValueError("optima: this is a table of runs (it has metric and value columns), not of optimal "
+                         "teachers: pass it through analysis.find_optima first, or fit it with fit_laws / "
+                         "fit_collapse, which take runs")
     pts = optima.reset_index(drop=True)
     for col in ("student_params", "teacher_params"):
         vals = pd.to_numeric(pts[col], errors="coerce").to_numpy(dtype=float)
@@ -451,10 +456,11 @@ def fit_law(optima: pd.DataFrame, *, form: str = "linear", alpha: float = 0.05, 
         raise ValueError(f"weights: expected one of {WEIGHTS}, found {weights!r}")
     alpha = _check_alpha(alpha)
     pts = _points(optima)
+    check_bracketed(pts, form)
+    bracketed = bracketed_mask(pts)
+    edge_students = pts.loc[~bracketed, "student_params"].tolist()
+    pts = pts.loc[bracketed].reset_index(drop=True)
     n = len(pts)
-    if n < 2:
-        raise ValueError(f"the law needs at least 2 optimal teachers (one per student size); found {n}. "
-                         f"Add students to the sweep.")
     s = pts["student_params"].to_numpy(dtype=float)
     t = pts["teacher_params"].to_numpy(dtype=float)
     if form != "proportional" and np.unique(s).size < 2:
@@ -482,10 +488,11 @@ def fit_law(optima: pd.DataFrame, *, form: str = "linear", alpha: float = 0.05, 
         caveats += _unequal_precision(pts, form)
     if n < 3:
         caveats.append(FewPointsWarning.for_law(n, form, intervals_defined=results.df_resid > 0))
-    if "at_grid_edge" in pts.columns:
-        edge = pts["at_grid_edge"].fillna(False).astype(bool).to_numpy()
-        if edge.any():
-            caveats.append(EdgeOptimumWarning.for_law(s[edge].tolist(), n))
+    if edge_students:
+        caveats.append(EdgeOptimumWarning(
+            f"{len(edge_students)} student(s) ({', '.join(format_size(v) for v in edge_students[:6])}) have their "
+            f"best teacher at the edge of the tested teachers: that only bounds T*, so the two-stage fit leaves them "
+            f"out (the one-stage fit uses their curves).", edge_students=edge_students, n_points=n))
     for col, what in (("family", "families"), ("data_tokens", "token budgets")):
         if col in pts.columns and pts[col].nunique(dropna=False) > 1:
             vals = [str(v) for v in pts[col].drop_duplicates().tolist()]
@@ -538,12 +545,12 @@ class LawBootstrap:
     fit: LawFit  # the point fit (OLS) on the full data's optima
     coef_boot: np.ndarray = field(repr=False)  # (n_boot, p) coefficients on the fitting scale
     obs_noise: np.ndarray = field(repr=False)  # (n_boot,) N(0, scale) draws on the fitting scale for obs bands
-    log_teacher_boot: np.ndarray = field(repr=False)  # (n_boot, n_points) ln T* of each optimum per resample
+    log_teacher_boot: np.ndarray = field(repr=False)  # (n_boot, n_groups) ln T* of every optimum per resample
     caveats: list = field(default_factory=list)
 
     @property
     def optima(self) -> pd.DataFrame:
-        """The optima with intervals from the same resamples."""
+        """The optima the point fit used (the bracketed ones)."""
         return self.fit.optima
 
     @property
@@ -646,7 +653,7 @@ def bootstrap_law(results: pd.DataFrame, metric: str, *, form: str = "linear", n
         fit = fit_law(res.optima, form=form, alpha=alpha, metric=metric)
     caveats = list(res.caveats) + [w.message for w in caught if isinstance(w.message, CapacityGapWarning)
                                    and w.message.context.get("kind") != "unequal_precision"]  # OLS CIs unused
-    fixed = res.optima["ci_method"].isna().to_numpy()
+    fixed = res.optima["ci_method"].isna().to_numpy()[bracketed_mask(res.optima)]
     if fixed.all():
         caveats.append(DataWarning(
             "None of the optima could be resampled (one run per teacher and no accepted parabola with enough "
@@ -655,12 +662,13 @@ def bootstrap_law(results: pd.DataFrame, metric: str, *, form: str = "linear", n
         caveats.append(DataWarning(
             f"{int(fixed.sum())} of the {len(fixed)} optima could not be resampled (one run per teacher and no "
             f"accepted parabola with enough teachers); the bootstrap holds them fixed, so its intervals are too "
-            f"narrow: add seeds.", students=res.optima.loc[fixed, "student_params"].tolist()))
+            f"narrow: add seeds.", students=fit.optima.loc[fixed, "student_params"].tolist()))
     caveats = list(dict.fromkeys(caveats))
 
-    s_m = res.optima["student_params"].to_numpy(dtype=float) / _UNIT
+    keep = bracketed_mask(res.optima)  # the optima the point fit uses (edges only bound T*)
+    s_m = res.optima["student_params"].to_numpy(dtype=float)[keep] / _UNIT
     x = _design(form, s_m)  # (G, p), fixed across resamples
-    y = _response(form, np.exp(res.log_teacher_boot) / _UNIT)  # (n_boot, G)
+    y = _response(form, np.exp(res.log_teacher_boot[:, keep]) / _UNIT)  # (n_boot, G)
     coef = y @ np.linalg.pinv(x).T  # (n_boot, p): OLS of every resample at once
     if fixed.all():  # every resample is the point fit: a zero-width interval would be a lie
         coef = np.full_like(coef, np.nan)
@@ -671,3 +679,110 @@ def bootstrap_law(results: pd.DataFrame, metric: str, *, form: str = "linear", n
                         obs_noise=noise, log_teacher_boot=res.log_teacher_boot, caveats=caveats)
     emit_caveats(caveats, stacklevel=2)
     return boot
+
+
+# ---------------------------------------------------------------------------------------------- groups
+METHODS = ("one_stage", "two_stage")  # the default: the one-stage fit (analysis.collapse); see fit_laws
+GROUP_KEYS = ("family", "data_tokens")
+
+
+@dataclass
+class GroupLaw:
+    """The law of one (family, data_tokens) group: a fit, or the reason there is none."""
+
+    family: str
+    data_tokens: float  # NaN when the rows give no token budget
+    fit: object | None = None  # CollapseFit (one_stage) or LawFit (two_stage)
+    optima: pd.DataFrame | None = None  # find_optima's table of the group
+    refused: str = ""  # why there is no fit (LawRefused's message, or another error in words)
+    caveats: list = field(default_factory=list)  # CapacityGapWarning instances of the group
+
+    @property
+    def label(self) -> str:
+        tokens = "" if pd.isna(self.data_tokens) else f", {format_size(self.data_tokens)} tokens"
+        return f"{self.family}{tokens}"
+
+
+def fit_laws(results: pd.DataFrame, metric: str, *, form: str = "linear", alpha: float = 0.05,
+             method: str = "one_stage", weights: str = "none", n_boot: int = 200, seed: int = 0) -> list[GroupLaw]:
+    """Fit the law per (family, data_tokens) group of the runs `results` (one metric). Never raises for a group
+    the data cannot support: its GroupLaw carries `refused` instead (LawRefused's message names the students and
+    the teachers to add).
+
+    method: "one_stage" (the default: every curve at once, analysis.collapse.fit_collapse; on the planted-law
+    study, bench/coverage_study.py, its 95% slope intervals held the truth in every condition, shapes it does not
+    assume and shared teacher ladders included) or "two_stage" (the paper's: each student's optimum, then OLS /
+    WLS of the bracketed ones, fit_law; its intervals ignore how uncertain the optima are and its slope is biased
+    when curves are asymmetric). weights: the two-stage fit's (fit_law)."""
+    from analysis.collapse import LawRefused, fit_collapse
+    from analysis.optimum import find_optima
+
+    if method not in METHODS:
+        raise ValueError(f"method: expected one of {METHODS}, found {method!r}")
+    if form not in FORMS:
+        raise ValueError(f"form: expected one of {FORMS}, found {form!r}")
+    rows = results[results["metric"] == metric].reset_index(drop=True)  # a stacked frame may repeat labels
+    if rows.empty:
+        raise ValueError(f"results: no rows with metric {metric!r}")
+    fam = rows["family"].astype(str) if "family" in rows else pd.Series("default", index=rows.index)
+    tok = (pd.to_numeric(rows["data_tokens"], errors="coerce") if "data_tokens" in rows
+           else pd.Series(np.nan, index=rows.index))
+    out = []
+    for (family, tokens), idx in pd.DataFrame({"f": fam, "t": tok}).groupby(["f", "t"], dropna=False,
+                                                                            sort=True).groups.items():
+        group_rows = rows.loc[idx]
+        law = GroupLaw(family=str(family), data_tokens=float(tokens))
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", CapacityGapWarning)
+            try:
+                law.optima = find_optima(group_rows, metric, alpha=alpha, n_boot=n_boot, seed=seed)
+                if method == "one_stage":
+                    law.fit = fit_collapse(group_rows, metric, form=form, alpha=alpha, optima=law.optima)
+                else:
+                    law.fit = fit_law(law.optima, form=form, alpha=alpha, weights=weights, metric=metric)
+            except LawRefused as refusal:
+                law.refused = str(refusal)
+            except ValueError as error:
+                law.refused = f"No law: {error}"
+        law.caveats = list(dict.fromkeys(w.message for w in caught if isinstance(w.message, CapacityGapWarning)))
+        out.append(law)
+    return out
+
+
+def slope_difference_test(laws: list[GroupLaw], by: str = "family") -> dict:
+    """Whether the law's slope (the exponent for the power form) differs across values of `by` ("family" or
+    "data_tokens"): a Wald chi-square test of equal slopes among the fitted groups, within each value of the other
+    key, summed (Cochran's Q with the fits' standard errors). Returns statistic, df, p_value, n_groups, param and a
+    one-sentence `sentence`; statistic and p_value are None when fewer than two fitted groups differ in `by`."""
+    if by not in GROUP_KEYS:
+        raise ValueError(f"by: expected one of {GROUP_KEYS}, found {by!r}")
+    other = "data_tokens" if by == "family" else "family"
+    fitted = [law for law in laws if law.fit is not None]
+    param = "exponent" if fitted and fitted[0].fit.form == "power" else "slope"
+    strata: dict = {}
+    for law in fitted:
+        key = getattr(law, other)
+        strata.setdefault(-1.0 if pd.isna(key) else key, []).append(law)
+    stat, df, n_groups = 0.0, 0, 0
+    for members in strata.values():
+        if len(members) < 2:
+            continue
+        est = np.array([float(m.fit.params[param]) for m in members])
+        se = np.array([float(m.fit.bse[param]) for m in members])
+        if not np.all(np.isfinite(se) & (se > 0)):
+            continue
+        w = 1 / se ** 2
+        mean = float(np.sum(w * est) / np.sum(w))
+        stat += float(np.sum(w * (est - mean) ** 2))
+        df += len(members) - 1
+        n_groups += len(members)
+    what = "families" if by == "family" else "token budgets"
+    if df == 0:
+        return {"by": by, "param": param, "statistic": None, "df": 0, "p_value": None, "n_groups": n_groups,
+                "sentence": f"No test of whether the {param} differs across {what}: it needs at least two "
+                            f"{what} with a fitted law (and the same {other.replace('_', ' ')})."}
+    p = float(stats.chi2.sf(stat, df))
+    verdict = ("differs" if p < 0.05 else "shows no evidence of differing")
+    return {"by": by, "param": param, "statistic": stat, "df": df, "p_value": p, "n_groups": n_groups,
+            "sentence": f"The {param} {verdict} across {what} (Wald chi-square test of equal {param}s over "
+                        f"{n_groups} fitted groups: chi2 = {stat:.3g}, df = {df}, p = {p:.3g})."}

@@ -31,6 +31,27 @@ For each group (family x data_tokens x student_params) of one metric:
    - None: no interval (NaN) and a note: one run per teacher and too few teachers (or no accepted parabola)
      leave nothing honest to resample.
 
+6. Tied teachers: the teachers whose mean is not shown worse than every other's, a confidence set for the best
+   tested teacher (Gupta's subset selection with Bonferroni: teacher j is kept when m_j - m_i <= q se_ij for every
+   other teacher i, q the one-sided t quantile at alpha / (K - 1); se_ij from the moderated cell variances of step
+   5, or, with one run everywhere, from the pseudo-residuals of consecutive teachers, Gasser, Sroka &
+   Jennen-Steinmetz 1986, Biometrika 73:625). It holds the best tested teacher with probability >= 1 - alpha
+   whatever the curve's shape.
+7. The interval of T* (ci_lower, ci_upper) is the grid around the tied teachers: from the tested teacher just below
+   the smallest tied one to the one just above the largest. For any curve that falls then rises (unimodal: no
+   parabola, no symmetry assumed) the optimum lies between the neighbours of the best tested teacher, so the
+   interval covers T* at least as often as the tied set holds the best teacher; it carries the grid's resolution.
+   When the tied set reaches the smallest (largest) tested teacher the interval is open on that side: `censored`
+   is "left" (only T* below ci_upper is known), "right" (T* above ci_lower) or "both", and the open bound is NaN.
+   The point estimate (steps 2-3) stays inside the interval (an outside vertex falls back to the argmin).
+8. Teachers are identified by name where `teacher_name` is given: two checkpoints of one size are two teachers
+   (a DataWarning names the duplicate size), never two seeds of one. Rows without a teacher (teacher_params 0:
+   the loader's reading of an empty, `none` or `0` cell) are the student's no-distillation reference:
+   `no_teacher_value` is its mean and `no_teacher_helps` says whether the student alone is as good as the best
+   teacher (within the tied set's margin).
+
+The bootstrap of step 5 is what `analysis.law.bootstrap_law` (the two-stage pipeline bootstrap) resamples.
+
 Everything is vectorised over groups and resamples (numpy; no per-group Python loop in the bootstrap), so the
 same machinery serves `analysis.law.bootstrap_law`'s 1000-resample pipeline bootstrap.
 """
@@ -48,7 +69,10 @@ from analysis.caveats import CapacityGapWarning, DataWarning, EdgeOptimumWarning
 from analysis.json_safe import json_number
 from analysis.sizes import format_size
 
-SCHEMA_VERSION = 1
+# 2: an optimum's interval is the grid around its tied teachers, open (null) on a censored side; keys censored,
+#    tied_teachers, tied_teacher_names, teacher_name, no_teacher_value, no_teacher_helps added; the law JSON adds
+#    method, declined, group, shape, scatter, lack_of_fit; the whatif JSON adds declined, reason, extrapolated
+SCHEMA_VERSION = 2
 MIN_TEACHERS_PARABOLA = 3  # a quadratic needs 3 distinct teachers
 MIN_TEACHERS_RESIDUAL_BOOTSTRAP = 5  # quadratic (3 params) + >= 2 residual degrees of freedom to resample
 POOLED_DF = 2.0  # prior degrees of freedom given to the group's variance (module docstring, step 5; chosen on
@@ -56,8 +80,10 @@ POOLED_DF = 2.0  # prior degrees of freedom given to the group's variance (modul
 _DRAWS_PER_CHUNK = 2_000_000  # bootstrap random draws held at once (16 MB per float64 array)
 
 OPTIMA_COLUMNS = ["family", "data_tokens", "student_params", "teacher_params", "ci_lower", "ci_upper", "method",
-                  "n_teachers", "at_grid_edge", "convex", "note", "best_value", "n_runs", "ci_method"]
-# The keys of one optimum in the CLI/law JSON (issue #2, section 5).
+                  "n_teachers", "at_grid_edge", "convex", "note", "best_value", "n_runs", "ci_method", "censored",
+                  "tied_teachers", "tied_teacher_names", "teacher_name", "grid_min", "grid_max", "no_teacher_value",
+                  "no_teacher_helps"]
+# The keys of one optimum in the CLI/law JSON (more follow them: optima_records).
 OPTIMUM_JSON_KEYS = ["family", "data_tokens", "student_params", "teacher_params", "ci_lower", "ci_upper", "method",
                      "n_teachers", "at_grid_edge"]
 _REQUIRED = ("student_params", "teacher_params", "metric", "value")
@@ -80,6 +106,8 @@ class _Layout:
     cell_n: np.ndarray  # (C,) runs per cell (the quadratic's weights)
     cell_group: np.ndarray  # (C,) group of each cell
     cell_teacher: np.ndarray  # (C,) teacher params (float)
+    cell_name: np.ndarray  # (C,) teacher name ("" when not given)
+    cell_var: np.ndarray  # (C,) within-cell variance of the runs (NaN with one run)
     cell_basis: np.ndarray  # (C, 3) [1, u, u^2], u = ln T scaled to [-1, 1] within the group
     cell_leverage: np.ndarray  # (C,) leverage of each cell in its group's weighted quadratic
     proj: np.ndarray  # (C, 3) coefficients of group g = sum over its cells of cell_mean * proj[c]
@@ -127,6 +155,13 @@ def _check_results(results: pd.DataFrame, metric: str) -> pd.DataFrame:
     return rows
 
 
+def _teacher_names(rows: pd.DataFrame) -> np.ndarray:
+    """(R,) object: each row's teacher name, "" where none is given."""
+    if "teacher_name" not in rows.columns:
+        return np.full(len(rows), "", dtype=object)
+    return rows["teacher_name"].astype("string").fillna("").str.strip().to_numpy(dtype=object)
+
+
 def _build_layout(results: pd.DataFrame, metric: str) -> _Layout:
     rows = _check_results(results, metric)
     higher = bool(rows["higher_is_better"].iloc[0])
@@ -138,14 +173,19 @@ def _build_layout(results: pd.DataFrame, metric: str) -> _Layout:
     s = rows["student_params"].to_numpy(dtype=np.int64)
     t = rows["teacher_params"].to_numpy(dtype=np.int64)
     v = rows["value"].to_numpy(dtype=float)
+    names = _teacher_names(rows)
     fam_codes, fam_uniques = pd.factorize(family, sort=True)
     tok_codes, tok_uniques = pd.factorize(tokens, sort=True, use_na_sentinel=False)
+    # a teacher is its size and its name: codes ordered by size, then name
+    teacher_key = pd.MultiIndex.from_arrays([t, names])
+    key_codes, key_uniques = pd.factorize(teacher_key, sort=True)
     # sort by group, teacher, then value: the layout (hence every bootstrap draw) ignores the input row order
-    order = np.lexsort((v, t, s, tok_codes, fam_codes))
+    order = np.lexsort((v, key_codes, s, tok_codes, fam_codes))
     fs, ks, ss, ts, y = fam_codes[order], tok_codes[order], s[order], t[order], sign * v[order]
+    tk = key_codes[order]
 
     new_group = np.r_[True, (fs[1:] != fs[:-1]) | (ks[1:] != ks[:-1]) | (ss[1:] != ss[:-1])]
-    new_cell = new_group | np.r_[True, ts[1:] != ts[:-1]]
+    new_cell = new_group | np.r_[True, tk[1:] != tk[:-1]]
     cell_start = np.flatnonzero(new_cell)
     n_cells = cell_start.size
     cell_n = np.diff(np.r_[cell_start, n]).astype(float)
@@ -156,6 +196,12 @@ def _build_layout(results: pd.DataFrame, metric: str) -> _Layout:
 
     # u = ln T scaled to [-1, 1] within each group: a well-conditioned quadratic whatever the sizes
     cell_teacher = ts[cell_start].astype(float)
+    cell_name = names[order][cell_start]
+    cell_sum = np.add.reduceat(y, cell_start)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cell_var = np.where(cell_n > 1, (np.add.reduceat(y * y, cell_start) - cell_sum ** 2 / cell_n)
+                            / (cell_n - 1), np.nan)
+    cell_var = np.where(np.isfinite(cell_var), np.maximum(cell_var, 0.0), np.nan)
     lt = np.log(cell_teacher)
     lo, hi = np.minimum.reduceat(lt, group_start), np.maximum.reduceat(lt, group_start)
     center, half = (lo + hi) / 2, (hi - lo) / 2
@@ -185,7 +231,8 @@ def _build_layout(results: pd.DataFrame, metric: str) -> _Layout:
         "student_params": s[first_row].astype(np.int64),
     })
     return _Layout(metric=metric, higher_is_better=higher, groups=groups, y=y, cell_start=cell_start,
-                   cell_n=cell_n, cell_group=cell_group, cell_teacher=cell_teacher, cell_basis=basis,
+                   cell_n=cell_n, cell_group=cell_group, cell_teacher=cell_teacher, cell_name=cell_name,
+                   cell_var=cell_var, cell_basis=basis,
                    cell_leverage=leverage, proj=proj, group_start=group_start, group_n_teachers=group_n_teachers,
                    group_center=center, group_half=half, pad=pad)
 
@@ -321,13 +368,15 @@ def resample_optima(results: pd.DataFrame, metric: str, *, alpha: float = 0.05, 
     if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 0:
         raise ValueError(f"n_boot: expected a whole number of resamples, 0 or more, found {n_boot!r}")
     results, baseline_caveats = _without_baselines(results, metric)
+    results, references, ref_caveats = _split_references(results, metric)
+    baseline_caveats += ref_caveats
     lay = _build_layout(results, metric)
     means = lay.cell_means()
     point = _optimum_from_means(lay, means[None, :])
     ci_method = _ci_methods(lay, point)
     rng = np.random.default_rng(seed)
     boot = _resampled_log_optima(lay, means, point, ci_method, n_boot, rng)
-    optima, caveats = _optima_table(lay, means, point, ci_method, boot, alpha)
+    optima, caveats = _optima_table(lay, means, point, ci_method, boot, alpha, references)
     optima.attrs["seed"] = seed
     return OptimaResamples(optima, boot, baseline_caveats + caveats)
 
@@ -359,6 +408,55 @@ def _without_baselines(results: pd.DataFrame, metric: str) -> tuple[pd.DataFrame
         f"pruning gives, not a point of a student's teacher curve.", n_rows=n)]
 
 
+def no_teacher_mask(results: pd.DataFrame) -> np.ndarray:
+    """(N,) bool: rows of a student trained without a teacher (teacher_params 0 or missing)."""
+    t = pd.to_numeric(results["teacher_params"], errors="coerce").to_numpy(dtype=float)
+    return ~np.isfinite(t) | (t == 0)
+
+
+def _split_references(results: pd.DataFrame, metric: str) -> tuple[pd.DataFrame, pd.DataFrame | None, list]:
+    """(rows with a teacher, this metric's no-teacher reference rows, caveats about students with only those)."""
+    if not isinstance(results, pd.DataFrame) or "teacher_params" not in results.columns:
+        return results, None, []
+    none = no_teacher_mask(results)
+    if not none.any():
+        return results, None, []
+    refs = results[none & (results["metric"] == metric).to_numpy()]
+    rest = results[~none]
+    caveats = []
+    if not refs.empty:
+        with_teacher = set(rest.loc[rest["metric"] == metric, "student_params"].astype(np.int64))
+        alone = sorted(set(refs["student_params"].astype(np.int64)) - with_teacher)
+        if alone:
+            caveats.append(DataWarning(
+                f"{len(alone)} student(s) ({', '.join(format_size(a) for a in alone[:6])}) have only runs without a "
+                f"teacher for {metric}: they have no teacher curve and no optimal teacher.", students=alone))
+    return rest, refs, caveats
+
+
+def teacher_cells(results: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """The (group, student, teacher) cells of one metric's runs with a teacher (baselines and no-teacher rows left
+    out): family, data_tokens, student_params, teacher_params, teacher_name, n_runs, mean, ss_within (sum of the
+    runs' squared deviations from their mean). Teachers are identified by size and name."""
+    rows = _check_results(_split_references(_without_baselines(results, metric)[0], metric)[0], metric)
+    frame = pd.DataFrame({
+        "family": rows["family"].astype(str) if "family" in rows else "default",
+        "data_tokens": (pd.to_numeric(rows["data_tokens"], errors="coerce") if "data_tokens" in rows
+                        else np.nan),
+        "student_params": rows["student_params"].astype(np.int64),
+        "teacher_params": rows["teacher_params"].astype(np.int64),
+        "teacher_name": _teacher_names(rows),
+        "value": rows["value"].astype(float),
+    })
+    frame["value2"] = frame["value"] ** 2
+    agg = frame.groupby(["family", "data_tokens", "student_params", "teacher_params", "teacher_name"], dropna=False,
+                        sort=True).agg(n_runs=("value", "size"), total=("value", "sum"), total2=("value2", "sum"))
+    agg = agg.reset_index()
+    agg["mean"] = agg["total"] / agg["n_runs"]
+    agg["ss_within"] = np.maximum(agg["total2"] - agg["total"] ** 2 / agg["n_runs"], 0.0)
+    return agg.drop(columns=["total", "total2"])
+
+
 def find_optima(results: pd.DataFrame, metric: str, *, alpha: float = 0.05, n_boot: int = 200,
                 seed: int = 0) -> pd.DataFrame:
     """The optimal teacher for each family x data_tokens x student, with a (1 - alpha) bootstrap interval.
@@ -366,15 +464,20 @@ def find_optima(results: pd.DataFrame, metric: str, *, alpha: float = 0.05, n_bo
     Columns (one row per group, sorted by family, data_tokens, student_params):
       family, data_tokens (NaN when absent), student_params;
       teacher_params  the estimate T* (params, rounded to a whole count);
-      ci_lower, ci_upper  percentile interval of T* over `n_boot` resamples (NaN when none is honest; see note);
+      ci_lower, ci_upper  the grid interval around the tied teachers (module docstring, step 7; NaN on an open side);
       method  "log_parabola" (vertex of the quadratic in ln T) or "argmin" (best observed teacher);
-      n_teachers, n_runs  distinct teachers and runs in the group;
+      n_teachers, n_runs  distinct teachers (size + name) and runs in the group;
       at_grid_edge  the best observed teacher is the smallest or largest tested;
       convex  the parabola opens toward an optimum (<NA> with fewer than 3 teachers);
       note  why the smooth estimate was refused, edge and interval caveats ("" when none);
       best_value  the metric at the optimum: the parabola's value at its vertex, or the best observed mean;
-      ci_method  "runs", "residuals" or None (module docstring).
-    attrs: metric, alpha, higher_is_better, n_boot, seed. Emits EdgeOptimumWarning / NonConvexWarning.
+      ci_method  "runs", "residuals" or None: how the two-stage pipeline bootstrap resamples the group (step 5);
+      censored  None (bracketed), "left", "right" or "both" (step 7);
+      tied_teachers, tied_teacher_names  the confidence set of the best tested teacher (step 6);
+      teacher_name  the best observed teacher's name ("" when none); grid_min, grid_max  the tested range;
+      no_teacher_value, no_teacher_helps  the no-distillation reference (step 8; NaN / <NA> without one).
+    attrs: metric, alpha, higher_is_better, n_boot, seed, variance_source. Emits EdgeOptimumWarning /
+    NonConvexWarning / DataWarning.
     """
     out = resample_optima(results, metric, alpha=alpha, n_boot=n_boot, seed=seed)
     emit_caveats(out.caveats, stacklevel=2)
@@ -388,34 +491,136 @@ def emit_caveats(caveats, stacklevel: int = 2) -> None:
         warnings.warn(cav, stacklevel=stacklevel + 1)
 
 
-def _optima_table(lay: _Layout, means: np.ndarray, point: _Optimum, ci_method: np.ndarray,
-                  boot: np.ndarray, alpha: float) -> tuple[pd.DataFrame, list[CapacityGapWarning]]:
+def _variance_source(lay: _Layout, means: np.ndarray) -> tuple[np.ndarray, np.ndarray, str]:
+    """(G,) prior run variance s0^2 of each group and its degrees of freedom, and where it came from: the group's
+    own replicates, else all groups' replicates, else the pseudo-residuals of consecutive teachers (one run
+    everywhere; Gasser et al. 1986: each interior teacher against the straight line through its neighbours)."""
+    d = np.where(lay.cell_n > 1, lay.cell_n - 1, 0.0)
+    ss = np.where(d > 0, d * np.nan_to_num(lay.cell_var), 0.0)
+    d_g, ss_g = np.add.reduceat(d, lay.group_start), np.add.reduceat(ss, lay.group_start)
+    if d.sum() > 0:
+        s_all = ss.sum() / d.sum()
+        with np.errstate(invalid="ignore", divide="ignore"):
+            s0 = np.where(d_g > 0, ss_g / d_g, s_all)
+        return s0, np.where(d_g > 0, d_g, d.sum()), "replicates"
+    resid, n_res = [], 0
+    lt = np.log(lay.cell_teacher)
+    for g in range(lay.group_start.size):
+        k = lay.pad[g][lay.pad[g] >= 0]
+        x, y = lt[k], means[k]
+        if k.size < 3:
+            continue
+        h1, h2 = x[1:-1] - x[:-2], x[2:] - x[1:-1]
+        ok = (h1 > 0) & (h2 > 0)
+        a, b = h2[ok] / (h1[ok] + h2[ok]), h1[ok] / (h1[ok] + h2[ok])
+        e = (a * y[:-2][ok] + b * y[2:][ok] - y[1:-1][ok]) / np.sqrt(a * a + b * b + 1)
+        resid.append(e)
+        n_res += e.size
+    if n_res == 0:
+        return np.full(lay.group_start.size, np.nan), np.zeros(lay.group_start.size), "none"
+    s_pseudo = float(np.mean(np.concatenate(resid) ** 2))
+    return np.full(lay.group_start.size, s_pseudo), np.full(lay.group_start.size, float(n_res)), "pseudo_residuals"
+
+
+def _cell_se2(lay: _Layout, s0: np.ndarray) -> np.ndarray:
+    """(C,) variance of each cell mean: its runs' variance moderated toward the group's (POOLED_DF prior df)."""
+    d = lay.cell_n - 1
+    prior = s0[lay.cell_group]
+    with np.errstate(invalid="ignore"):
+        v = np.where(d > 0, (d * np.nan_to_num(lay.cell_var) + POOLED_DF * prior) / (d + POOLED_DF), prior)
+    return v / lay.cell_n
+
+
+class _Tied(NamedTuple):
+    mask: np.ndarray  # (C,) the cell is tied with the best of its group
+    lower: np.ndarray  # (G,) teacher just below the smallest tied one (NaN: censored left)
+    upper: np.ndarray  # (G,) teacher just above the largest tied one (NaN: censored right)
+    margin: np.ndarray  # (G,) q * se of a difference with the best cell (for the no-teacher comparison)
+    q: np.ndarray  # (G,) the quantile used
+
+
+def _tied_teachers(lay: _Layout, means: np.ndarray, arg_cell: np.ndarray, alpha: float,
+                   se2: np.ndarray, df: np.ndarray) -> _Tied:
+    """Subset selection (module docstring, step 6) and the grid interval around it (step 7)."""
+    from scipy import stats
+
     n_groups = lay.group_start.size
-    log_t = point.log_teacher[0]
-    smooth, convex = point.smooth[0], point.convex[0]
+    mask = np.zeros(means.size, dtype=bool)
+    lower, upper = np.full(n_groups, np.nan), np.full(n_groups, np.nan)
+    margin, qs = np.full(n_groups, np.nan), np.full(n_groups, np.nan)
+    for g in range(n_groups):
+        k = lay.pad[g][lay.pad[g] >= 0]
+        K = k.size
+        sizes = lay.cell_teacher[k]
+        if K == 1 or not np.all(np.isfinite(se2[k])) or df[g] <= 0:
+            tied = np.ones(K, dtype=bool)  # nothing tells the teachers apart
+        else:
+            q = float(stats.t.ppf(1 - alpha / (K - 1), df[g]))
+            m, v = means[k], se2[k]
+            diff = m[:, None] - m[None, :] - q * np.sqrt(v[:, None] + v[None, :])  # (j, i)
+            np.fill_diagonal(diff, -np.inf)
+            tied = diff.max(axis=1) <= 0
+            tied[k == arg_cell[g]] = True
+            qs[g] = q
+            margin[g] = q * math.sqrt(se2[arg_cell[g]])
+        mask[k] = tied
+        lo_t, hi_t = sizes[tied].min(), sizes[tied].max()
+        below, above = sizes[sizes < lo_t], sizes[sizes > hi_t]
+        lower[g] = below.max() if below.size else np.nan
+        upper[g] = above.min() if above.size else np.nan
+    return _Tied(mask, lower, upper, margin, qs)
+
+
+def _optima_table(lay: _Layout, means: np.ndarray, point: _Optimum, ci_method: np.ndarray,
+                  boot: np.ndarray, alpha: float, references: pd.DataFrame | None = None
+                  ) -> tuple[pd.DataFrame, list[CapacityGapWarning]]:
+    n_groups = lay.group_start.size
+    log_t = point.log_teacher[0].copy()
+    smooth, convex = point.smooth[0].copy(), point.convex[0]
     arg_cell, arg_pos = point.arg_cell[0], point.arg_pos[0]
     n_t = lay.group_n_teachers
     at_edge = (arg_pos == 0) | (arg_pos == n_t - 1)
     c0, c1, c2 = point.coef[0].T
     with np.errstate(divide="ignore", invalid="ignore"):
         vertex_value = c0 - c1 * c1 / (4 * c2)
-    best = lay.sign * np.where(smooth, vertex_value, means[arg_cell])
 
-    has_ci = (ci_method != None) & (boot.shape[0] > 0)  # noqa: E711  (elementwise on an object array)
-    if boot.shape[0]:
-        q = np.quantile(boot, [alpha / 2, 1 - alpha / 2], axis=0)
-        ci_lower, ci_upper = np.where(has_ci, np.exp(q[0]), np.nan), np.where(has_ci, np.exp(q[1]), np.nan)
-    else:
-        ci_lower = ci_upper = np.full(n_groups, np.nan)
+    s0, df, var_source = _variance_source(lay, means)
+    se2 = _cell_se2(lay, s0)
+    df_q = np.where(var_source == "replicates", df + POOLED_DF, df)
+    tied = _tied_teachers(lay, means, arg_cell, alpha, se2, df_q)
+    # the vertex must lie inside the grid interval; outside it, the best observed teacher is the estimate
+    inside = (np.nan_to_num(tied.lower, nan=0.0) < np.exp(log_t)) & (np.exp(log_t) < np.nan_to_num(tied.upper,
+                                                                                                      nan=np.inf))
+    outside_vertex = smooth & ~inside
+    smooth &= inside
+    log_t = np.where(smooth, log_t, np.log(lay.cell_teacher[arg_cell]))
+    best = lay.sign * np.where(smooth, vertex_value, means[arg_cell])
+    censored = np.where(np.isnan(tied.lower) & np.isnan(tied.upper), "both",
+                        np.where(np.isnan(tied.lower), "left", np.where(np.isnan(tied.upper), "right", None)))
 
     lo_t = lay.cell_teacher[lay.pad[:, 0]]
     hi_t = lay.cell_teacher[lay.pad[np.arange(n_groups), n_t - 1]]
-    notes, caveats = [], []
+    ref = _reference_means(lay, references)
+    no_teacher_value = np.full(n_groups, np.nan)
+    helps = pd.array([None] * n_groups, dtype="boolean")
+    notes, caveats, tied_sizes, tied_names = [], [], [], []
     g = lay.groups
     for i in range(n_groups):
         parts = []
         who = dict(family=g.at[i, "family"], data_tokens=g.at[i, "data_tokens"])
         student, best_t = int(g.at[i, "student_params"]), float(lay.cell_teacher[arg_cell[i]])
+        k = lay.pad[i][lay.pad[i] >= 0]
+        kt = k[tied.mask[k]]
+        tied_sizes.append([int(v) for v in lay.cell_teacher[kt]])
+        tied_names.append([str(v) for v in lay.cell_name[kt]])
+        sizes = lay.cell_teacher[k]
+        dup = np.unique(sizes[np.r_[False, sizes[1:] == sizes[:-1]]])
+        if dup.size:
+            caveats.append(DataWarning(
+                f"The teachers of {_who_text(student, who)} include two checkpoints of the same size "
+                f"({', '.join(format_size(d) for d in dup)}; names "
+                f"{', '.join(repr(n) for n in lay.cell_name[k][np.isin(sizes, dup)])}): they are kept apart as two "
+                f"teachers, not pooled as seeds.", kind="duplicate_teacher_size", student_params=student))
         if n_t[i] < MIN_TEACHERS_PARABOLA:
             parts.append(f"fewer than {MIN_TEACHERS_PARABOLA} teachers: no smooth estimate, best observed teacher used")
         elif not convex[i]:
@@ -423,7 +628,10 @@ def _optima_table(lay: _Layout, means: np.ndarray, point: _Optimum, ci_method: n
                          "best observed teacher used")
             caveats.append(NonConvexWarning.for_student(student, best_t, lay.metric,
                                                         higher_is_better=lay.higher_is_better, **who))
-        elif not smooth[i]:
+        elif outside_vertex[i]:
+            parts.append("the parabola's vertex lies outside the grid interval of the tied teachers: best observed "
+                         "teacher used")
+        elif not point.smooth[0][i]:
             v = math.exp(point.vertex_log_teacher[0, i])
             parts.append(f"the parabola's vertex ({format_size(v)}) lies outside the tested teachers "
                          f"({format_size(lo_t[i])} to {format_size(hi_t[i])}): smooth estimate refused, best observed "
@@ -436,13 +644,34 @@ def _optima_table(lay: _Layout, means: np.ndarray, point: _Optimum, ci_method: n
                 parts.append(f"best observed teacher is the {edge} tested: the true optimum may be "
                              f"{'larger' if edge == 'largest' else 'smaller'}")
             caveats.append(EdgeOptimumWarning.for_student(student, best_t, edge, n_teachers=int(n_t[i]), **who))
-        if boot.shape[0] == 0:
-            parts.append("no resamples requested (n_boot=0): no interval")
-        elif ci_method[i] is None:
-            parts.append(f"no interval: with one run for some teacher only an accepted parabola with >= "
-                         f"{MIN_TEACHERS_RESIDUAL_BOOTSTRAP} teachers can be resampled (add seeds)")
-        elif ci_method[i] == "residuals":
-            parts.append("one run for some teacher: interval from a residual bootstrap of the parabola")
+        if not np.isfinite(s0[i]):
+            parts.append("no run-to-run variance can be estimated (one run per teacher and too few teachers): "
+                         "every teacher is kept as tied, so the interval is open; add seeds")
+        elif len(kt) > 1:
+            parts.append(f"{len(kt)} teachers tied with the best ({', '.join(format_size(v) for v in lay.cell_teacher[kt])})"
+                         + ("" if var_source != "pseudo_residuals" else
+                            "; one run per teacher: the noise is estimated from neighbouring teachers"))
+        if censored[i] == "left":
+            parts.append(f"censored: the tied teachers include the smallest tested, so only T* < "
+                         f"{format_size(tied.upper[i])} is known")
+        elif censored[i] == "right":
+            parts.append(f"censored: the tied teachers include the largest tested, so only T* > "
+                         f"{format_size(tied.lower[i])} is known")
+        elif censored[i] == "both":
+            parts.append("censored on both sides: the tested teachers do not locate the optimum")
+        key = (g.at[i, "family"], _token_key(g.at[i, "data_tokens"]), student)
+        if key in ref:
+            r_mean, r_n, r_var = ref[key]
+            no_teacher_value[i] = lay.sign * r_mean
+            r_se2 = (r_var if np.isfinite(r_var) and r_n > 1 else s0[i]) / r_n
+            if np.isfinite(r_se2) and np.isfinite(tied.q[i]):
+                margin = tied.q[i] * math.sqrt(se2[arg_cell[i]] + r_se2)
+                helps[i] = not (r_mean - means[arg_cell[i]] <= margin)
+            else:
+                helps[i] = not (r_mean <= means[arg_cell[i]])
+            if not helps[i]:
+                parts.append("no teacher helps here: the student trained without a teacher is as good as the best "
+                             "teacher")
         notes.append("; ".join(parts))
 
     optima = pd.DataFrame({
@@ -450,8 +679,8 @@ def _optima_table(lay: _Layout, means: np.ndarray, point: _Optimum, ci_method: n
         "data_tokens": g["data_tokens"].astype("float64"),
         "student_params": g["student_params"].astype(np.int64),
         "teacher_params": np.rint(np.exp(log_t)).astype(np.int64),
-        "ci_lower": np.rint(ci_lower),
-        "ci_upper": np.rint(ci_upper),
+        "ci_lower": np.rint(tied.lower),
+        "ci_upper": np.rint(tied.upper),
         "method": np.where(smooth, "log_parabola", "argmin"),
         "n_teachers": n_t.astype(np.int64),
         "at_grid_edge": at_edge.astype(bool),
@@ -460,18 +689,51 @@ def _optima_table(lay: _Layout, means: np.ndarray, point: _Optimum, ci_method: n
         "best_value": best.astype(float),
         "n_runs": np.add.reduceat(lay.cell_n, lay.group_start).astype(np.int64),
         "ci_method": pd.Series(ci_method, dtype=object),
+        "censored": pd.Series(censored, dtype=object),
+        "tied_teachers": tied_sizes,
+        "tied_teacher_names": tied_names,
+        "teacher_name": [str(v) for v in lay.cell_name[arg_cell]],
+        "grid_min": lo_t.astype(float),
+        "grid_max": hi_t.astype(float),
+        "no_teacher_value": no_teacher_value,
+        "no_teacher_helps": helps,
     }, columns=OPTIMA_COLUMNS)
     optima.attrs.update(metric=lay.metric, alpha=float(alpha), higher_is_better=lay.higher_is_better,
-                        n_boot=int(boot.shape[0]))
+                        n_boot=int(boot.shape[0]), variance_source=var_source)
     return optima, caveats
 
 
+def _who_text(student: int, who: dict) -> str:
+    from analysis.caveats import _who
+
+    return _who(student, **who)
 
 
+def _reference_means(lay: _Layout, references: pd.DataFrame | None) -> dict:
+    """{(family, data_tokens, student): (sign-adjusted mean, runs, variance)} of the no-teacher rows."""
+    if references is None or references.empty:
+        return {}
+    fam = references["family"].astype(str) if "family" in references else pd.Series("default", index=references.index)
+    tok = (pd.to_numeric(references["data_tokens"], errors="coerce") if "data_tokens" in references
+           else pd.Series(np.nan, index=references.index))
+    frame = pd.DataFrame({"family": fam, "data_tokens": tok.astype(float),
+                          "student_params": references["student_params"].astype(np.int64),
+                          "y": lay.sign * pd.to_numeric(references["value"], errors="coerce")})
+    out = {}
+    for (f, d, st), grp in frame.groupby(["family", "data_tokens", "student_params"], dropna=False):
+        y = grp["y"].to_numpy(dtype=float)
+        out[(f, _token_key(d), int(st))] = (float(y.mean()), y.size,
+                                            float(y.var(ddof=1)) if y.size > 1 else float("nan"))
+    return out
+
+
+def _token_key(tokens) -> float:
+    """data_tokens as a dict key (NaN never equals itself)."""
+    return -1.0 if pd.isna(tokens) else float(tokens)
 
 
 def optima_records(optima: pd.DataFrame) -> list[dict]:
-    """The optima as JSON records with the keys of issue #2 section 5 (sizes in raw params, null for missing)."""
+    """The optima as JSON records (sizes in raw params, null for missing; an open interval side is null)."""
     records = []
     for row in optima.to_dict("records"):
         records.append({
@@ -484,11 +746,18 @@ def optima_records(optima: pd.DataFrame) -> list[dict]:
             "method": None if row.get("method") is None else str(row["method"]),
             "n_teachers": json_number(row.get("n_teachers"), integer=True),
             "at_grid_edge": None if row.get("at_grid_edge") is None else bool(row["at_grid_edge"]),
+            "censored": row.get("censored") if isinstance(row.get("censored"), str) else None,
+            "tied_teachers": [int(v) for v in (row.get("tied_teachers") or [])],
+            "tied_teacher_names": [str(v) for v in (row.get("tied_teacher_names") or [])],
+            "teacher_name": row.get("teacher_name") or None,
+            "no_teacher_value": json_number(row.get("no_teacher_value")),
+            "no_teacher_helps": (None if row.get("no_teacher_helps") is None or pd.isna(row.get("no_teacher_helps"))
+                                 else bool(row["no_teacher_helps"])),
         })
     return records
 
 
 def optima_to_dict(optima: pd.DataFrame, metric: str | None = None) -> dict:
-    """The optimum JSON: {"schema_version": 1, "metric", "optima": [...]}; json.dumps(allow_nan=False)-safe."""
+    """The optimum JSON: {"schema_version", "metric", "optima": [...]}; json.dumps(allow_nan=False)-safe."""
     return {"schema_version": SCHEMA_VERSION, "metric": metric if metric is not None else optima.attrs.get("metric"),
             "optima": optima_records(optima)}

@@ -4,11 +4,24 @@ For each family, data-token budget and student size S, teachers are tried at S *
 (student, teacher, seed) gets one row of the distillation-results contract (DESIGN.md):
 
     T*(S)  = slope * S + intercept_params                       # the planted law (raw parameter counts)
-    value  = base(S, D) + curvature * (ln T - ln T*(S))**2 + noise * N(0, 1)     # metric "val_loss"
+    value  = base(S, D) + curvature * shape(ln T - ln T*(S)) + noise * N(0, 1)     # metric "val_loss"
 
-so every student's curve is a parabola in log teacher size whose vertex is the planted optimum: below T* a larger
-teacher helps, above it the student gets worse (the "curse of capacity gap"). The defaults plant the law as
-reported by Zhang et al. (ACL 2025, arXiv 2311.07052): T* = 2.498 S - 11.498 (millions of parameters).
+with a shape whose minimum (0) is at 0, so the planted optimum is the curve's minimum: below T* a larger teacher
+helps, above it the student gets worse (the "curse of capacity gap"). Shapes (`shape`, `asymmetry` r = how much
+steeper the big-teacher side is than the small one, at one e-fold from the optimum):
+
+    "parabola"  x**2                                     (symmetric; r is ignored)
+    "linex"     2 (exp(a x) - a x - 1) / a**2            (a solved from r; exponential on the big side, linear on
+                                                          the small side: the shape of a Varian linex loss)
+    "split"     x**2 for x < 0, r x**2 for x > 0          (a kinked parabola: no single smooth family has it)
+    "huber"     (2 w^2 (sqrt(1 + (x / w)^2) - 1)) times r on the big side, w = 0.5   (pseudo-Huber: quadratic
+                                                          near the optimum, straight tails: neither exponential
+                                                          nor quadratic far from it)
+
+Teachers are either a per-student grid (`teacher_ratios` times the student) or one shared ladder of absolute sizes
+(`teacher_ladder`, as with Pythia or Qwen2.5 checkpoints), of which each student gets the teachers larger than
+itself, so big students get few. The defaults plant the law as reported by Zhang et al. (ACL 2025,
+arXiv 2311.07052): T* = 2.498 S - 11.498 (millions of parameters) on parabolas and per-student grids.
 
 base(S, D) follows the Chinchilla loss fit L = E + A / N**alpha + B / D**beta (Hoffmann et al. 2022, arXiv
 2203.15556, approach 3: E=1.69, A=406.4, alpha=0.34, B=410.7, beta=0.28); the data term is left out when
@@ -35,6 +48,37 @@ _CHINCHILLA_E, _CHINCHILLA_A, _CHINCHILLA_ALPHA = 1.69, 406.4, 0.34
 _CHINCHILLA_B, _CHINCHILLA_BETA = 410.7, 0.28
 
 
+SHAPES = ("parabola", "linex", "split", "huber")
+HUBER_WIDTH = 0.5  # ln-units where the pseudo-Huber shape turns from quadratic to straight
+
+
+def linex_rate(asymmetry: float) -> float:
+    """The linex rate a whose big side is `asymmetry` times steeper than its small side at |x| = 1."""
+    from scipy.optimize import brentq
+
+    if asymmetry == 1:
+        return 0.0
+    if asymmetry < 1:  # the small side steeper: the mirror image
+        return -linex_rate(1 / asymmetry)
+    return float(brentq(lambda a: (np.exp(a) - a - 1) / (np.exp(-a) + a - 1) - asymmetry, 1e-6, 30.0))
+
+
+def shape_penalty(x, shape: str = "parabola", asymmetry: float = 1.0) -> np.ndarray:
+    """The planted curve shape at x = ln T - ln T* (0 at x = 0, positive elsewhere)."""
+    x = np.asarray(x, dtype=float)
+    if shape == "parabola" or (asymmetry == 1 and shape != "huber"):
+        return x * x
+    if shape == "linex":
+        a = linex_rate(asymmetry)
+        return 2 * (np.expm1(a * x) - a * x) / (a * a)
+    if shape == "split":
+        return np.where(x > 0, asymmetry, 1.0) * x * x
+    if shape == "huber":
+        w = HUBER_WIDTH
+        return np.where(x > 0, asymmetry, 1.0) * 2 * w * w * (np.sqrt(1 + (x / w) ** 2) - 1)
+    raise ValueError(f"shape: expected one of {SHAPES}, found {shape!r}")
+
+
 def planted_optimum(student_params, *, slope: float = 2.498, intercept_params: float = -11.498e6) -> np.ndarray:
     """T*(S) = slope * S + intercept_params (raw params) for each student size."""
     return slope * np.asarray(student_params, dtype=float) + intercept_params
@@ -46,6 +90,9 @@ def simulate_distillation(
     intercept_params: float = -11.498e6,  # planted intercept, raw params (-11.498 in millions, as reported)
     student_params=DEFAULT_STUDENT_PARAMS,  # student sizes, raw params
     teacher_ratios=DEFAULT_TEACHER_RATIOS,  # teachers tried per student, as multiples of the student size
+    teacher_ladder=None,  # or: one shared list of teacher sizes (raw params); each student gets those above it
+    shape: str = "parabola",  # the curve's shape in ln T - ln T* (module docstring)
+    asymmetry: float = 1.0,  # how much steeper the big-teacher side is (linex, split); 1 = symmetric
     n_seeds: int = 3,  # repeated runs per (student, teacher); 3 is a typical budget for a sweep
     noise: float = 0.01,  # sd of a run's val_loss around its curve (nats/token): typical seed-to-seed spread
     curvature: float = 0.03,  # val_loss penalty per (ln T - ln T*)^2: a 2.7x-off teacher costs 0.03 nats
@@ -68,6 +115,16 @@ def simulate_distillation(
         raise ValueError(f"teacher_ratios: expected positive multiples of the student size, found {teacher_ratios!r}")
     if n_seeds < 1:
         raise ValueError(f"n_seeds: expected at least 1, found {n_seeds}")
+    if shape not in SHAPES:
+        raise ValueError(f"shape: expected one of {SHAPES}, found {shape!r}")
+    if not (np.isfinite(asymmetry) and asymmetry > 0):
+        raise ValueError(f"asymmetry: expected a positive ratio, found {asymmetry!r}")
+    if teacher_ladder is not None:
+        ladder = np.sort(np.asarray(teacher_ladder, dtype=float))
+        if ladder.ndim != 1 or ladder.size == 0 or np.any(~np.isfinite(ladder)) or np.any(ladder <= 0):
+            raise ValueError(f"teacher_ladder: expected positive parameter counts, found {teacher_ladder!r}")
+        if np.any(ladder.max() <= students):
+            raise ValueError("teacher_ladder: every student needs at least one teacher larger than itself")
     if noise < 0 or curvature <= 0:
         raise ValueError(f"expected noise >= 0 and curvature > 0, found noise={noise}, curvature={curvature}")
     optimum = planted_optimum(students, slope=slope, intercept_params=intercept_params)
@@ -85,23 +142,27 @@ def simulate_distillation(
     frames = []
     for fi, family in enumerate(families):
         for d in tokens:
-            # grid: (n_students, n_teachers, n_seeds)
+            # grid: (n_students, n_teachers, n_seeds); a ladder's missing teachers are NaN, dropped below
             s = students[:, None, None]
-            t = np.rint(students[:, None] * ratios[None, :])[:, :, None]
+            if teacher_ladder is None:
+                t = np.rint(students[:, None] * ratios[None, :])[:, :, None]
+            else:
+                t = np.where(ladder[None, :] > students[:, None], ladder[None, :], np.nan)[:, :, None]
             base = _CHINCHILLA_E + 0.01 * fi + _CHINCHILLA_A / s ** _CHINCHILLA_ALPHA
             if np.isfinite(d):
                 base = base + _CHINCHILLA_B / d ** _CHINCHILLA_BETA
-            shape = (students.size, ratios.size, n_seeds)
-            value = base + curvature * (np.log(t) - np.log(optimum)[:, None, None]) ** 2
-            value = value + noise * rng.standard_normal(shape)
-            seeds = np.broadcast_to(np.arange(n_seeds)[None, None, :], shape)
+            dims = (students.size, t.shape[1], n_seeds)
+            value = base + curvature * shape_penalty(np.log(t) - np.log(optimum)[:, None, None], shape, asymmetry)
+            value = value + noise * rng.standard_normal(dims)
+            seeds = np.broadcast_to(np.arange(n_seeds)[None, None, :], dims)
+            keep = np.isfinite(np.broadcast_to(t, dims)).ravel()
             frames.append(pd.DataFrame({
-                "student_params": np.broadcast_to(s, shape).ravel().astype(np.int64),
-                "teacher_params": np.broadcast_to(t, shape).ravel().astype(np.int64),
-                "value": value.ravel(),
+                "student_params": np.broadcast_to(s, dims).ravel()[keep].astype(np.int64),
+                "teacher_params": np.broadcast_to(t, dims).ravel()[keep].astype(np.int64),
+                "value": value.ravel()[keep],
                 "family": family,
                 "data_tokens": d,
-                "seed": seeds.ravel(),
+                "seed": seeds.ravel()[keep],
             }))
     out = pd.concat(frames, ignore_index=True)
     out.insert(2, "metric", "val_loss")
@@ -117,6 +178,8 @@ def simulate_distillation(
         "planted_optimum": {int(s): float(o) for s, o in zip(students, optimum)},
         "noise": float(noise),
         "curvature": float(curvature),
+        "shape": shape,
+        "asymmetry": float(asymmetry),
         "seed": int(seed),
     }
     return out

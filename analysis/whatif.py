@@ -20,7 +20,8 @@ from analysis.caveats import CapacityGapWarning, ExtrapolationWarning
 from analysis.reported_law import PREDICTION_COLUMNS, ReportedLaw
 from analysis.sizes import format_size, parse_size
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: declined, reason, extrapolated added (a declined answer has null sizes, no candidates)
+DECLINE_FACTOR = 10.0  # a student more than 10x outside the fitted students gets no answer unless extrapolating
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,9 @@ class WhatIf:
     candidates: pd.DataFrame  # catalog.RANKING_COLUMNS
     caveats: tuple[str, ...] = field(default_factory=tuple)  # sentences for the reader
     metric: str | None = None  # the metric of the penalty column, when there is one
+    declined: bool = False  # no answer: the data cannot support one (reason says why); sizes are NaN
+    reason: str = ""  # why the answer was declined, or what makes it an extrapolation
+    extrapolated: bool = False  # the user asked to extrapolate past where the tool would decline
 
     def to_dict(self) -> dict:
         """The whatif JSON: schema_version, student_params, source, teacher_params{...}, candidates[...].
@@ -48,16 +52,62 @@ class WhatIf:
             "teacher_params": {k: json_number(self.teacher_params.get(k)) for k in PREDICTION_COLUMNS},
             "candidates": [{k: json_value(v) for k, v in rec.items()}
                            for rec in self.candidates.to_dict(orient="records")],
+            "declined": bool(self.declined),
+            "reason": self.reason or None,
+            "extrapolated": bool(self.extrapolated),
         }
 
 
+def declined(student_params, reason: str, *, alpha: float | None = 0.05, source: str = "fit",
+             law_label: str = "no law") -> WhatIf:
+    """A what-if answer that declines: no size, no checkpoint ranking, the reason in words."""
+    from analysis.catalog import RANKING_COLUMNS
+
+    return WhatIf(student_params=_student_size(student_params), source=source, law_label=law_label, alpha=alpha,
+                  teacher_params={c: float("nan") for c in PREDICTION_COLUMNS},
+                  candidates=pd.DataFrame(columns=RANKING_COLUMNS), caveats=(reason,), declined=True, reason=reason)
+
+
+def _decline_reason(s: int, row: dict, law) -> str:
+    """Why a fitted law cannot answer for student s ("" when it can)."""
+    fitted = getattr(law, "optima", None)
+    if fitted is not None and len(fitted):
+        lo, hi = float(fitted["student_params"].min()), float(fitted["student_params"].max())
+        if s > DECLINE_FACTOR * hi or s < lo / DECLINE_FACTOR:
+            return (f"A {format_size(s)} student lies more than {DECLINE_FACTOR:g}x outside the students the law was "
+                    f"fitted on ({format_size(lo)} to {format_size(hi)}): the data say nothing about it. Tick "
+                    f"'extrapolate' (--extrapolate) to see the law's guess anyway.")
+    try:
+        key_ci = law.conf_int().iloc[-1 if getattr(law, "form", "") == "power" else 0]
+    except (AttributeError, KeyError, IndexError, ValueError):
+        key_ci = None
+    if key_ci is not None and not (np.isfinite(key_ci["lower"]) and np.isfinite(key_ci["upper"])):
+        return (f"The data do not bound the law's {key_ci.name} (its interval is open), so no teacher size can be "
+                f"given with an honest interval. Add seeds, or teachers on both sides of the best ones, or tick "
+                f"'extrapolate' (--extrapolate) to see the law's guess anyway.")
+    mean, lower = row.get("mean"), row.get("mean_ci_lower")
+    if not (np.isfinite(mean) and mean > 0):
+        return (f"The fitted law gives no positive teacher size for a {format_size(s)} student, so it cannot answer "
+                f"there.")
+    if not (np.isfinite(lower) and lower > 0):
+        return (f"The law's interval for a {format_size(s)} student reaches zero or negative teacher sizes (or cannot "
+                f"be computed): the data cannot say which teacher is best there. Add students near this size, or "
+                f"tick 'extrapolate' (--extrapolate) to see the law's guess anyway.")
+    return ""
+
+
 def whatif(student_params, *, law, alpha: float = 0.05, catalog: pd.DataFrame | None = None,
-           results: pd.DataFrame | None = None, metric: str | None = None, top: int | None = 10) -> WhatIf:
+           results: pd.DataFrame | None = None, metric: str | None = None, top: int | None = 10,
+           extrapolate: bool = False) -> WhatIf:
     """S -> the optimal teacher T* with its intervals, the closest real teachers, and the caveats.
 
-    law: a LawFit (from `analysis.law.fit_law`) or a ReportedLaw (`analysis.reported_law.load_reported_law()`).
+    law: a fitted law (`analysis.law.fit_laws`' fit: CollapseFit or LawFit) or a ReportedLaw
+    (`analysis.reported_law.load_reported_law()`).
     results / metric: distillation results for the expected penalty of each candidate (per-student curves).
-    Statistical caveats raised while predicting are re-emitted as warnings and also listed in `caveats`.
+    A fitted law declines (declined=True, no sizes, no candidates, `reason`) when its interval at S reaches zero or
+    negative sizes or S lies more than 10x outside the fitted students, unless `extrapolate`; then the answer is
+    given and labelled as an extrapolation. Statistical caveats raised while predicting are re-emitted as
+    warnings and also listed in `caveats`.
     """
     s = _student_size(student_params)
     reported = isinstance(law, ReportedLaw)
@@ -67,22 +117,32 @@ def whatif(student_params, *, law, alpha: float = 0.05, catalog: pd.DataFrame | 
     for w in caught:  # let the caller's own warning handling see them too
         warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     row = {c: float(prediction[c].iloc[0]) for c in PREDICTION_COLUMNS}
+    label = law.label if reported else f"fit ({getattr(law, 'form', 'law')})"
+    reason = "" if reported else _decline_reason(s, row, law)
+    if reason and not extrapolate:
+        return declined(s, reason, alpha=alpha, law_label=label)
+    if reason:
+        reason = "Extrapolation (asked for): " + reason.split(":")[0].rstrip(".") + "; every number below is a guess."
 
     caveats = list(law.caveats) if reported else [str(c) for c in getattr(law, "caveats", [])]
     caveats += [str(w.message) for w in caught if _is_caveat(w.category)]
     caveats += _size_caveats(s, row["mean"], law, reported)
+    if reason:
+        caveats.insert(0, reason)
     if results is not None and metric is not None:
         results = results[results["metric"] == metric]
     candidates = rank_teachers(s, row, catalog, curves=results, top=top, metric=metric)
     return WhatIf(
         student_params=s,
         source="reported" if reported else "fit",
-        law_label=law.label if reported else f"fit ({getattr(law, 'form', 'law')})",
+        law_label=label,
         alpha=None if reported else alpha,
         teacher_params=row,
         candidates=candidates,
         caveats=tuple(dict.fromkeys(caveats)),  # drop repeats, keep order
         metric=metric,
+        reason=reason,
+        extrapolated=bool(reason),
     )
 
 

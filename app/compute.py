@@ -48,69 +48,77 @@ def optima_for(cache_key: tuple, alpha: float, n_boot: int = 200):
     return capture_caveats(find_optima, rows, cache_key[3], alpha=alpha, n_boot=n_boot, seed=0)
 
 
+METHODS = ("one_stage", "two_stage")
+METHOD_LABELS = {"one_stage": "one-stage (every curve at once; default)",
+                 "two_stage": "two-stage (the paper's: optima → regression)"}
+
+
 @dataclass
 class LawResult:
-    """One fitted law (pooled, or one family's) with its caveats; `error` says why there is none."""
+    """One (family, data_tokens) group's law with its caveats; `error` says why there is none (a refusal)."""
 
-    group: str  # "all families (pooled)" or the family name
-    fit: object | None = None  # analysis.law.LawFit
+    group: str  # "FAMILY" or "FAMILY, 2B tokens"
+    fit: object | None = None  # analysis.collapse.CollapseFit (one-stage) or analysis.law.LawFit (two-stage)
     caveats: list[str] = field(default_factory=list)
     error: str = ""
-
-
-def _fit_one(group: str, optima: pd.DataFrame, form: str, alpha: float, weights: str) -> LawResult:
-    from analysis.law import fit_law
-
-    try:
-        fit, caveats = capture_caveats(fit_law, optima, form=form, alpha=alpha, weights=weights,
-                                       metric=optima.attrs.get("metric"))
-    except Exception as error:  # noqa: BLE001 - too few points, degenerate data: shown in words
-        from app.guard import describe_error
-
-        return LawResult(group, error=describe_error(error))
-    caveats += [str(c) for c in getattr(fit, "caveats", [])]
-    return LawResult(group, fit, list(dict.fromkeys(caveats)))
+    family: str = "default"
+    data_tokens: float = float("nan")
 
 
 @st.cache_data(show_spinner="Fitting the law…", max_entries=128)
-def laws_for(cache_key: tuple, *, form: str, alpha: float, pooled: bool, weights: str = "auto"):
-    """(list of LawResult, optima caveats): one pooled law, or one law per family."""
-    optima, caveats = optima_for(cache_key, alpha)
-    if pooled or optima["family"].nunique() <= 1:
-        label = "all families (pooled)" if optima["family"].nunique() > 1 else str(optima["family"].iloc[0])
-        return [_fit_one(label, optima, form, alpha, weights)], caveats
-    return [_fit_one(str(f), group, form, alpha, weights) for f, group in optima.groupby("family", sort=True)], \
-        caveats
+def laws_for(cache_key: tuple, *, form: str, alpha: float, method: str = "one_stage", weights: str = "none"):
+    """(list of LawResult, test sentences): one law per (family, data_tokens) group of the active rows, and
+    whether the slope differs across families / token budgets (analysis.law.slope_difference_test)."""
+    from analysis.law import fit_laws, slope_difference_test
+
+    rows = rows_for(cache_key)
+    laws = fit_laws(rows, cache_key[3], form=form, alpha=alpha, method=method, weights=weights)
+    results = [LawResult(law.label, law.fit, list(dict.fromkeys(str(c) for c in law.caveats)), law.refused,
+                         law.family, law.data_tokens) for law in laws]
+    tests = [slope_difference_test(laws, by)["sentence"] for by in ("family", "data_tokens")
+             if len({getattr(law, by) if by == "family" else str(law.data_tokens) for law in laws}) > 1]
+    return results, tests
+
+
+def group_rows(cache_key: tuple, family: str, data_tokens: float) -> pd.DataFrame:
+    rows = rows_for(cache_key)
+    rows = rows[rows["family"].astype(str) == family]
+    tokens = pd.to_numeric(rows["data_tokens"], errors="coerce")
+    return rows[tokens.isna()] if pd.isna(data_tokens) else rows[tokens == data_tokens]
 
 
 @st.cache_data(show_spinner="Comparing law forms…", max_entries=64)
-def forms_table_for(cache_key: tuple, *, alpha: float, pooled: bool, weights: str = "auto"):
-    """(compare_forms frame, caveats): on the pooled optima, or per family with a leading `family` column."""
+def forms_table_for(cache_key: tuple, *, alpha: float, method: str = "one_stage", weights: str = "none"):
+    """(forms table with a leading `group` column, caveats): the three forms per (family, data_tokens) group."""
+    from analysis.collapse import compare_collapse_forms
     from analysis.law import compare_forms
+    from analysis.optimum import find_optima
 
-    optima, _ = optima_for(cache_key, alpha)
-    if pooled or optima["family"].nunique() <= 1:
-        return capture_caveats(compare_forms, optima, alpha, weights=weights)
+    laws, _ = laws_for(cache_key, form="linear", alpha=alpha, method=method, weights=weights)
     tables, caveats = [], []
-    for family, group in optima.groupby("family", sort=True):
+    for law in laws:
+        rows = group_rows(cache_key, law.family, law.data_tokens)
         try:
-            table, group_caveats = capture_caveats(compare_forms, group, alpha, weights=weights)
-        except ValueError as error:  # too few students in this family: said in words, the others still shown
-            caveats.append(f"Family {family}: {error}")
+            if method == "one_stage":
+                table, more = capture_caveats(compare_collapse_forms, rows, cache_key[3], alpha=alpha)
+            else:
+                optima = capture_caveats(find_optima, rows, cache_key[3], alpha=alpha)[0]
+                table, more = capture_caveats(compare_forms, optima, alpha, weights=weights)
+        except ValueError as error:  # a refusal: said in words, the other groups still shown
+            caveats.append(f"{law.group}: {error}")
             continue
-        tables.append(table.assign(family=str(family)).set_index("family").reset_index())
-        caveats += group_caveats
+        tables.append(table.assign(group=law.group).set_index("group").reset_index())
+        caveats += more
     return (pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()), list(dict.fromkeys(caveats))
 
 
-@st.cache_data(show_spinner="Bootstrapping the whole pipeline (runs → optima → law)…", max_entries=32)
-def bootstrap_for(cache_key: tuple, *, form: str, alpha: float, n_boot: int, family: str | None = None):
-    """(LawBootstrap, caveats) of the active rows, or of one family's rows."""
+@st.cache_data(show_spinner="Bootstrapping the two-stage pipeline (runs → optima → law)…", max_entries=32)
+def bootstrap_for(cache_key: tuple, *, form: str, alpha: float, n_boot: int, family: str,
+                  data_tokens: float = float("nan")):
+    """(LawBootstrap, caveats) of one (family, data_tokens) group's rows."""
     from analysis.law import bootstrap_law
 
-    rows = rows_for(cache_key)
-    if family is not None:
-        rows = rows[rows["family"].astype(str) == family]
+    rows = group_rows(cache_key, family, data_tokens)
     return capture_caveats(bootstrap_law, rows, cache_key[3], form=form, n_boot=n_boot, alpha=alpha, seed=0)
 
 
@@ -137,15 +145,17 @@ def catalog():
 class ChosenLaw:
     """The law a page answers with: a fit on the active data or the reported one, and why."""
 
-    law: object  # LawFit or ReportedLaw
+    law: object  # CollapseFit / LawFit / ReportedLaw; None when the data refuse every law
     source: str  # "fit" | "reported"
     description: str  # one sentence naming the law for the user
     caveats: list[str] = field(default_factory=list)
+    refusal: str = ""  # why there is no law (the data cannot support one)
 
 
 def choose_law(active, want: str, *, form: str = "linear", alpha: float = 0.05) -> ChosenLaw:
-    """`want` "fit": the pooled law fitted on the active data, falling back to the reported law (saying why)
-    when there are no data or the fit fails; "reported": the reported law."""
+    """`want` "fit": the law fitted on the active data (its first (family, data_tokens) group with a law); when
+    no group can be fitted, `law` is None and `refusal` says why (the what-if then declines); "reported": the
+    reported law. With no data loaded, "fit" falls back to the reported law, saying so."""
     reported = reported_law()
     reported_text = (f"the law as reported by Zhang et al. (T* ≈ {reported.slope:g}·S − "
                      f"{-reported.intercept_params / 1e6:g}M params; R² = {reported.r_squared:g}; no interval "
@@ -155,18 +165,21 @@ def choose_law(active, want: str, *, form: str = "linear", alpha: float = 0.05) 
             why = "no dataset is loaded" if not active.error else "the dataset did not load"
             return ChosenLaw(reported, "reported", f"Using {reported_text}, because {why}.")
         try:
-            results, caveats = laws_for(active.cache_key, form=form, alpha=alpha, pooled=True)
+            results, _tests = laws_for(active.cache_key, form=form, alpha=alpha)
         except Exception as error:  # noqa: BLE001
             from app.guard import describe_error
 
-            return ChosenLaw(reported, "reported",
-                             f"Using {reported_text}, because the law could not be fitted: {describe_error(error)}")
-        result = results[0]
-        if result.fit is None:
-            return ChosenLaw(reported, "reported",
-                             f"Using {reported_text}, because the law could not be fitted: {result.error}")
-        return ChosenLaw(result.fit, "fit", f"Using the {form} law fitted on {active.label} "
-                         f"({active.metric}; {result.group}).", caveats + result.caveats)
+            why = describe_error(error)
+            return ChosenLaw(None, "fit", f"No law could be fitted on {active.label}: {why}", refusal=why)
+        fitted = [r for r in results if r.fit is not None]
+        if not fitted:
+            why = " ".join(f"{r.group}: {r.error}" for r in results)
+            return ChosenLaw(None, "fit", f"No law can be fitted on {active.label} ({active.metric}).", refusal=why)
+        result = fitted[0]
+        others = (f" The data hold {len(results)} (family, token budget) groups; narrow them with the sidebar's "
+                  f"filters to ask about another." if len(results) > 1 else "")
+        return ChosenLaw(result.fit, "fit", f"Using the {form} law fitted one-stage on {active.label} "
+                         f"({active.metric}; {result.group}).{others}", result.caveats)
     return ChosenLaw(reported, "reported", f"Using {reported_text}.")
 
 

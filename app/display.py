@@ -35,6 +35,30 @@ def interval(lower, upper, unit: str = "params") -> str:
     return f"{size(lower, '')} – {size(upper, unit)}"
 
 
+def signed_size(value, unit: str = "params") -> str:
+    """'-11.5M params' / '250K params' for a signed size (an intercept); '—' when missing."""
+    from analysis.sizes import format_size
+
+    if not _finite(value):
+        return "—"
+    v = float(value)
+    if v == 0:
+        return f"0 {unit}".strip()
+    return f"{'-' if v < 0 else ''}{format_size(abs(v))} {unit}".strip()
+
+
+def bounds(lower, upper, fmt=lambda v: f"{v:.3g}") -> str:
+    """'1.9 – 3.1', 'above 1.9 (unbounded above)', 'below 3.1 (unbounded below)' or 'not available'."""
+    lo, hi = _finite(lower), _finite(upper)
+    if lo and hi:
+        return f"{fmt(lower)} – {fmt(upper)}"
+    if lo:
+        return f"above {fmt(lower)} (the data do not bound it above)"
+    if hi:
+        return f"below {fmt(upper)} (the data do not bound it below)"
+    return "not available"
+
+
 def level(alpha: float) -> str:
     """'95%' for alpha 0.05."""
     return f"{100 * (1 - alpha):g}%"
@@ -64,6 +88,11 @@ def show_caveats(messages, *, title: str | None = None, once: bool = True) -> No
             continue
         shown.add(message)
         st.warning(message if title is None else f"{title}: {message}", icon=":material/warning:")
+
+
+def show_refusal(message: str) -> None:
+    """Where a number would be, the reason the data cannot give one (a refusal is an answer, not an error)."""
+    st.warning(message, icon=":material/block:")
 
 
 def empty_state(message: str) -> None:

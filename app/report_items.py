@@ -42,9 +42,13 @@ def build_item(name: str, active, *, form: str, alpha: float, student_params: in
         chosen = choose_law(active, "fit", form=form, alpha=alpha)
         from app.compute import capture_caveats, catalog
 
+        if chosen.law is None:
+            return ReportSection("What-if", f"No answer for a {size(student_params)} student: {chosen.refusal}")
         answer, caveats = capture_caveats(whatif, student_params, law=chosen.law, alpha=alpha, catalog=catalog(),
                                           results=active.rows if active.has_rows else None,
                                           metric=active.metric)
+        if answer.declined:
+            return ReportSection("What-if", f"No answer for a {size(student_params)} student: {answer.reason}")
         t = answer.teacher_params
         text = (f"For a {size(student_params)} student the optimal teacher is about {size(t['mean'])} "
                 f"({level(alpha)} CI {interval(t['mean_ci_lower'], t['mean_ci_upper'])}; "
@@ -70,9 +74,10 @@ def build_item(name: str, active, *, form: str, alpha: float, student_params: in
                             "method", "n_teachers", "n_runs", "note") if c in optima]
         return ReportSection("Optimal teacher per student", table=humanize(optima[cols]))
     if name == "Forms comparison":
-        forms, caveats = forms_table_for(key, alpha=alpha, pooled=True)
+        forms, caveats = forms_table_for(key, alpha=alpha)
         return ReportSection("Law forms compared", "Lower AIC/BIC is better.", table=forms, notes=tuple(caveats))
-    fit_result = laws_for(key, form=form, alpha=alpha, pooled=True)[0][0]
+    results = laws_for(key, form=form, alpha=alpha)[0]
+    fit_result = next((r for r in results if r.fit is not None), results[0])
     if fit_result.fit is None:
         return ReportSection(name, f"The law could not be fitted: {fit_result.error}")
     fit = fit_result.fit

@@ -4,35 +4,36 @@ from app_harness import (go_to, all_text, assert_no_traceback, open_app, simulat
                          workspace)
 
 
-def test_the_law_page_fits_the_planted_law_and_shows_both_figures(workspace):
+def test_the_law_page_fits_the_planted_law_and_shows_the_curves_the_law_and_the_collapse(workspace):
     at = go_to(upload(open_app(), "sweep.csv", simulated_csv()), "views/law.py")
-    metrics = {m.label: m.value for m in at.metric}
-    slope = float(metrics["Slope k"])
-    assert 2.2 < slope < 2.8  # planted 2.498
-    assert metrics["Optimal teachers fitted"] == "6 students"
-    assert len(at.get("plotly_chart")) == 2  # curse curves + law
-    assert "The curse of capacity gap" in all_text(at)
+    metrics = {m.label: m for m in at.metric}
+    slope = metrics["Slope k"]
+    low, high = (float(v) for v in slope.delta.split("CI ")[1].split(" – "))
+    assert low < 2.498 < high and low < float(slope.value) < high  # planted 2.498, one-stage by default
+    assert metrics["Students"].value == "6"
+    assert len(at.get("plotly_chart")) == 3  # curse curves + law + collapse
+    text = all_text(at)
+    assert "The curse of capacity gap" in text and "two-stage fit on the same data" in text
     at.toggle(key="_w_law_details").set_value(True).run()
     assert_no_traceback(at)
-    assert len(at.get("plotly_chart")) == 3  # + residuals
+    assert len(at.get("plotly_chart")) == 4  # + residuals
     assert "Parameters" in all_text(at) and at.query_params["details"] == "1"
 
 
-def test_form_alpha_and_families_are_settings_in_the_url(workspace):
-    at = go_to(upload(open_app(), "two.csv", simulated_csv(families=("gpt2", "pythia"))), "views/law.py")
+def test_form_alpha_and_method_are_settings_in_the_url_and_laws_are_fitted_per_group(workspace):
+    at = go_to(upload(open_app(), "two.csv", simulated_csv(families=("gpt2", "pythia"), n_seeds=3)), "views/law.py")
     at.selectbox(key="_w_law_form").set_value("power").run()
     at.selectbox(key="_w_law_alpha").set_value(0.1).run()
-    at.selectbox(key="_w_law_pool").set_value("pooled").run()
-    at.selectbox(key="_w_law_weights").set_value("none").run()
+    at.selectbox(key="_w_law_method").set_value("two_stage").run()
     assert_no_traceback(at)
-    assert at.query_params["weights"] == "none" and at.query_params["pool"] == "pooled"
+    assert at.query_params["method"] == "two_stage"
     assert at.query_params["form"] == "power" and at.query_params["alpha"] == "0.1"
-    at.selectbox(key="_w_law_pool").set_value("per family").run()  # the default: fitted per family (DESIGN.md)
-    assert at.query_params.get("pool", "per family") == "per family"
-    assert [s.value for s in at.subheader if s.value.startswith("Family")] == ["Family gpt2", "Family pythia"]
+    at.selectbox(key="_w_law_method").set_value("one_stage").run()
+    assert [s.value for s in at.subheader] == ["gpt2", "pythia"]  # one law per (family, token budget)
     assert sum(m.label == "Exponent p (1 = linear)" for m in at.metric) == 2
     forms = [d.value for d in at.dataframe if "aic" in d.value.columns]
-    assert len(forms) == 1 and set(forms[0]["family"]) == {"gpt2", "pythia"}  # forms compared per family too
+    assert len(forms) == 1 and set(forms[0]["group"]) == {"gpt2", "pythia"}  # forms compared per group too
+    assert any("across families" in i.value for i in at.info)  # the test of equal exponents, in one sentence
 
 
 def test_a_link_with_settings_reproduces_the_view(workspace):
@@ -42,14 +43,25 @@ def test_a_link_with_settings_reproduces_the_view(workspace):
     assert_no_traceback(at)
     assert at.selectbox(key="_w_law_form").value == "proportional"
     assert at.selectbox(key="_w_law_alpha").value == 0.32
-    assert "Intercept b (params)" not in [m.label for m in at.metric]
+    assert "Intercept b" not in [m.label for m in at.metric]
 
 
-def test_pooled_families_raise_a_caveat_in_words(workspace):
-    at = go_to(upload(open_app(), "two.csv", simulated_csv(families=("gpt2", "pythia"))), "views/law.py")
-    assert not any("pools optima from 2 families" in w.value for w in at.warning)  # per family by default
-    at.selectbox(key="_w_law_pool").set_value("pooled").run()
-    assert any("pools optima from 2 families" in w.value for w in at.warning)
+def published_csv() -> bytes:
+    """Two teachers per student, as in a published table: every optimum at an edge of its grid."""
+    lines = ["student_params,teacher_params,metric,value"]
+    for student, teachers, values in (("125M", ("350M", "1.3B"), (3.1, 3.0)), ("350M", ("1.3B", "6.7B"), (2.8, 2.9)),
+                                      ("1.3B", ("6.7B", "13B"), (2.5, 2.45)), ("2.7B", ("6.7B", "30B"), (2.3, 2.35))):
+        lines += [f"{student},{t},val_loss,{v}" for t, v in zip(teachers, values)]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def test_a_table_that_cannot_support_a_law_shows_the_refusal_where_the_slope_would_be(workspace):
+    at = go_to(upload(open_app(), "published.csv", published_csv()), "views/law.py")
+    assert_no_traceback(at)
+    assert not any(m.label == "Slope k" for m in at.metric)
+    refusal = [e.value for e in at.warning]
+    assert any("No law: a linear law needs at least 3 students" in e and "add a larger teacher" in e for e in refusal)
+    assert len(at.get("plotly_chart")) == 1  # the curse curves: no law figure without a law
 
 
 def test_the_bootstrap_runs_only_when_asked(workspace):

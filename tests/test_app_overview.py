@@ -2,12 +2,22 @@
 from app_harness import all_text, assert_no_traceback, open_app, workspace  # noqa: F401 - fixture
 
 
-def test_the_overview_opens_on_the_bundled_example_with_the_fitted_and_reported_slopes(workspace):
-    at = open_app()
+def test_on_the_measured_sweep_the_overview_declines_instead_of_claiming_agreement(workspace):
+    at = open_app()  # the bundled measured sweep: 2 students per budget, most optima at the smallest teacher
     assert_no_traceback(at)
     labels = [m.label for m in at.metric]
-    assert "Fitted slope k" in labels and "Reported slope (Zhang et al.)" in labels
-    assert "law of capacity gap" in all_text(at).lower() or "capacity gap" in all_text(at).lower()
+    assert "Fitted slope k (one-stage)" not in labels and "Reported slope (Zhang et al.)" not in labels
+    assert any("No law" in w.value for w in at.warning)
+    text = all_text(at)
+    assert "lies inside" not in text and "nothing here is compared with the reported law" in text
+
+
+def test_on_the_simulated_example_the_overview_shows_the_fitted_and_reported_slopes(workspace):
+    at = open_app(query={"data": "example:simulated"})
+    assert_no_traceback(at)
+    labels = [m.label for m in at.metric]
+    assert "Fitted slope k (one-stage)" in labels and "Reported slope (Zhang et al.)" in labels
+    assert "The reported slope lies inside the fitted 95% interval" in all_text(at)
 
 
 def test_without_data_the_overview_shows_the_reported_law_and_says_so(workspace):

@@ -50,8 +50,9 @@ def quiet(fn, *args, **kwargs):
 
 def test_the_whatif_json_from_the_reported_law_has_exactly_the_documented_shape(reported):
     out = quiet(whatif, 3_000_000_000, law=reported).to_dict()
-    assert set(out) == {"schema_version", "student_params", "source", "teacher_params", "candidates"}
-    assert out["schema_version"] == 1 and out["source"] == "reported"
+    assert set(out) == {"schema_version", "student_params", "source", "teacher_params", "candidates", "declined",
+                        "reason", "extrapolated"}
+    assert out["schema_version"] == 2 and out["source"] == "reported" and out["declined"] is False
     assert out["student_params"] == 3_000_000_000 and isinstance(out["student_params"], int)
     assert set(out["teacher_params"]) == set(PREDICTION_COLUMNS)
     assert out["teacher_params"]["mean"] == pytest.approx(7_482_502_000, rel=1e-12)
@@ -190,3 +191,41 @@ def test_whatif_is_a_frozen_result():
     assert isinstance(answer, WhatIf)
     with pytest.raises(Exception):
         answer.source = "reported"  # type: ignore[misc]
+
+
+# ------------------------------------------------------------------------------------- declining
+def _planted_fit():
+    from analysis.collapse import fit_collapse
+    from analysis.simulate import simulate_distillation
+
+    return quiet(fit_collapse, simulate_distillation(n_seeds=3, seed=1), "val_loss")
+
+
+def test_whatif_declines_far_outside_the_fitted_students_unless_asked_to_extrapolate():
+    fit = _planted_fit()  # students 70M to 2.8B
+    answer = quiet(whatif, "100B", law=fit)
+    assert answer.declined and "more than 10x outside" in answer.reason
+    out = answer.to_dict()
+    assert out["declined"] is True and out["candidates"] == []
+    assert all(out["teacher_params"][k] is None for k in PREDICTION_COLUMNS)
+    guess = quiet(whatif, "100B", law=fit, extrapolate=True)
+    assert not guess.declined and guess.extrapolated and guess.teacher_params["mean"] > 100e9
+    assert guess.caveats[0].startswith("Extrapolation (asked for)") and len(guess.candidates)
+
+
+def test_whatif_declines_when_the_interval_reaches_non_positive_sizes():
+    from analysis.law import fit_law
+
+    s = np.array([1e8, 2e8, 4e8, 8e8])
+    optima = pd.DataFrame({"student_params": s, "teacher_params": [4e8, 1.5e8, 9e8, 2e8], "at_grid_edge": False})
+    fit = quiet(fit_law, optima)  # a noisy, flat law: its band at 1.3B reaches below zero
+    assert fit.predict([1.3e9])["mean_ci_lower"].iloc[0] <= 0
+    answer = quiet(whatif, "1.3B", law=fit)
+    assert answer.declined and "zero or negative" in answer.reason and answer.candidates.empty
+
+
+def test_a_planted_fit_answers_inside_its_range_with_checkpoints():
+    answer = quiet(whatif, "1.3B", law=_planted_fit())
+    assert not answer.declined and not answer.extrapolated
+    assert 0 < answer.teacher_params["mean_ci_lower"] < answer.teacher_params["mean"]
+    assert answer.teacher_params["mean"] == pytest.approx(2.498 * 1.3e9 - 11.498e6, rel=0.2)

@@ -7,7 +7,7 @@ import streamlit as st
 from app import settings
 from app.active import active_data
 from app.compute import capture_caveats, choose_law, laws_for, reported_law
-from app.display import empty_state, interval, level, show_caveats, size
+from app.display import bounds, empty_state, interval, level, show_caveats, show_refusal, size
 from app.guard import guarded
 
 st.title("Capacity Gap Lab")
@@ -25,29 +25,43 @@ active = active_data()
 law_reported = reported_law()
 alpha = 0.05
 
+def _verdict(lo: float, hi: float, reported_slope: float, alpha: float, fit) -> str:
+    """One sentence comparing the reported slope with the fitted interval, only where the interval says something."""
+    import math
+
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        return (f"The data do not bound the slope at {level(alpha)}, so they neither support nor contradict the "
+                f"reported slope ({fit.nobs:g} students).")
+    verdict = "inside" if lo <= reported_slope <= hi else "outside"
+    return (f"The reported slope lies {verdict} the fitted {level(alpha)} interval ({fit.nobs:g} students"
+            + ("" if fit.rsquared != fit.rsquared else f", R² of the bracketed optima = {fit.rsquared:.3f}") + ").")
+
+
 with guarded("show the headline"):
     from analysis.figures import law_figure
 
     left, right = st.columns([3, 2])
     fit = None
     if active.has_rows:
-        laws, _ = laws_for(active.cache_key, form="linear", alpha=alpha, pooled=True)
-        result = laws[0]
+        laws, _ = laws_for(active.cache_key, form="linear", alpha=alpha)
+        fitted = [r for r in laws if r.fit is not None]
+        result = fitted[0] if fitted else laws[0]
         fit = result.fit
         with right:
             st.subheader("On the active data")
-            st.caption(f"{active.label} · {active.metric} · hash `{active.data_hash}`")
+            st.caption(f"{active.label} · {active.metric} · {result.group} · hash `{active.data_hash}`")
             if fit is None:
-                st.error(f"The law could not be fitted: {result.error}", icon=":material/error:")
+                show_refusal(result.error)
+                st.caption("So nothing here is compared with the reported law: the data cannot support a law.")
             else:
                 lo, hi = fit.conf_int(alpha).loc["slope"]
-                st.metric("Fitted slope k", f"{fit.params['slope']:.3g}",
-                          f"{level(alpha)} CI {lo:.3g} – {hi:.3g}", delta_color="off", delta_arrow="off")
+                st.metric("Fitted slope k (one-stage)", f"{fit.params['slope']:.3g}",
+                          f"{level(alpha)} CI {bounds(lo, hi)}", delta_color="off", delta_arrow="off")
                 st.metric("Reported slope (Zhang et al.)", f"{law_reported.slope:g}", "as reported, no interval",
                           delta_color="off", delta_arrow="off")
-                verdict = "inside" if lo <= law_reported.slope <= hi else "outside"
-                st.caption(f"The reported slope lies {verdict} the fitted {level(alpha)} interval "
-                           f"({fit.nobs:g} students, R² = {fit.rsquared:.3f}).")
+                st.caption(_verdict(lo, hi, law_reported.slope, alpha, fit))
+                if len(laws) > 1:
+                    st.caption(f"One of {len(laws)} (family, token budget) groups; the Law page shows each.")
                 show_caveats(result.caveats)
     else:
         with right:
@@ -70,12 +84,21 @@ with guarded("answer the quick what-if"):
     except ValueError as error:
         q[1].error(f"Student size: {error}", icon=":material/error:")
     else:
+        from analysis.whatif import whatif
+
         chosen = choose_law(active, "fit", alpha=alpha)
-        prediction, caveats = capture_caveats(chosen.law.predict, [student], alpha=alpha)
-        row = prediction.iloc[0]
-        answer = f"For a **{size(student)}** student the optimal teacher is about **{size(row['mean'])}**"
-        if chosen.source == "fit":
-            answer += f" ({level(alpha)} prediction interval {interval(row['obs_ci_lower'], row['obs_ci_upper'])})"
-        q[1].markdown(answer + ".  \n" + chosen.description + " More on the **What-if** page.")
-        with q[1]:
-            show_caveats(caveats)
+        if chosen.law is None:
+            q[1].warning(f"No answer for a {size(student)} student: {chosen.refusal}", icon=":material/block:")
+        else:
+            reply, caveats = capture_caveats(whatif, student, law=chosen.law, alpha=alpha, top=0)
+            if reply.declined:
+                q[1].warning(f"No answer for a {size(student)} student: {reply.reason}", icon=":material/block:")
+            else:
+                row = reply.teacher_params
+                answer = f"For a **{size(student)}** student the optimal teacher is about **{size(row['mean'])}**"
+                if chosen.source == "fit":
+                    answer += (f" ({level(alpha)} prediction interval "
+                               f"{interval(row['obs_ci_lower'], row['obs_ci_upper'])})")
+                q[1].markdown(answer + ".  \n" + chosen.description + " More on the **What-if** page.")
+                with q[1]:
+                    show_caveats(caveats)

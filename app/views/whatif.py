@@ -8,14 +8,14 @@ import streamlit as st
 from app import settings
 from app.active import active_data
 from app.compute import FORMS, FORM_LABELS, capture_caveats, catalog, choose_law
-from app.display import empty_state, interval, level, show_caveats, size
+from app.display import empty_state, interval, level, show_caveats, show_refusal, size
 from app.guard import guarded
 
 st.title("What-if: which teacher for my student?")
 active = active_data()
 
 with st.container(border=True):
-    left, mid, right = st.columns([2, 1, 1])
+    left, mid, right, far = st.columns([2, 1, 1, 1])
     want = settings.choice("Law", ["fit", "reported"], key="wi_law", default="fit", widget="radio",
                            container=left, horizontal=True,
                            format_func=lambda v: {"fit": "fitted on the active data",
@@ -24,6 +24,9 @@ with st.container(border=True):
                            format_func=FORM_LABELS.get, disabled=want != "fit")
     alpha = settings.choice("Interval level", [0.05, 0.1, 0.32], key="alpha", default=0.05, container=right,
                             format_func=lambda a: f"{level(a)} (alpha {a:g})", disabled=want != "fit")
+    extrapolate = settings.flag("Extrapolate", key="wi_x", default=False, container=far, disabled=want != "fit",
+                                help="Answer even where the data cannot (an interval reaching zero, a student more "
+                                     "than 10x outside the fitted ones); every number is then labelled as a guess.")
 chosen = choose_law(active, want, form=form, alpha=alpha)
 st.caption(chosen.description)
 
@@ -42,9 +45,19 @@ def student_to_teacher() -> None:
     except ValueError as error:
         st.error(f"Student size: {error}", icon=":material/error:")
         return
+    if chosen.law is None:  # the data refuse every law: no number, no ranking
+        show_refusal(f"No answer for a {size(student)} student: {chosen.refusal}")
+        return
     # the expected penalty comes from the observed curves, whichever law gives T*
     answer, caveats = capture_caveats(whatif, student, law=chosen.law, alpha=alpha, catalog=catalog(),
-                                      results=active.rows if active.has_rows else None, metric=active.metric)
+                                      results=active.rows if active.has_rows else None, metric=active.metric,
+                                      extrapolate=extrapolate)
+    if answer.declined:
+        show_refusal(f"No answer for a {size(student)} student: {answer.reason}")
+        return
+    if answer.extrapolated:
+        st.warning("EXTRAPOLATION, asked for: every number below is the law's guess past what the data support.",
+                   icon=":material/warning:")
     t = answer.teacher_params
     cols = st.columns(3)
     cols[0].metric(f"Optimal teacher for a {size(student)} student", size(t["mean"]))
@@ -89,6 +102,9 @@ def teacher_to_student() -> None:
         teacher = parse_size(text)
     except ValueError as error:
         st.error(f"Teacher size: {error}", icon=":material/error:")
+        return
+    if chosen.law is None:
+        show_refusal(f"No answer: {chosen.refusal}")
         return
     served, caveats = capture_caveats(best_served_student, teacher, chosen.law, alpha=alpha)
     cols = st.columns(3)

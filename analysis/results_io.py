@@ -880,6 +880,18 @@ class _Cells:
     explain_value: Callable[[int, int], str]  # (frame row, value column index) -> reason
 
 
+NO_TEACHER_WORDS = frozenset({"", "none", "no teacher", "no_teacher", "0"})  # teacher_params cells of a student
+#                                                                       trained without a teacher
+
+
+def _no_teacher_cells(column: pd.Series) -> np.ndarray:
+    """(n,) bool: teacher_params cells that say "no teacher" (empty, NA, none, 0)."""
+    if pd.api.types.is_numeric_dtype(column.dtype) and not pd.api.types.is_bool_dtype(column.dtype):
+        return (column.isna() | (column == 0)).to_numpy(dtype=bool, na_value=True)
+    text = column.astype("string").str.strip().str.lower()
+    return (text.isna() | text.isin(NO_TEACHER_WORDS)).to_numpy(dtype=bool, na_value=True)
+
+
 def _convert_cells(raw: _Raw, layout: _Layout, size_unit: str | None) -> _Cells:
     df, mapping, missing_word = raw.frame, layout.mapping, raw.missing_word
     n = len(df)
@@ -894,6 +906,10 @@ def _convert_cells(raw: _Raw, layout: _Layout, size_unit: str | None) -> _Cells:
         col = mapping[contract]
         parsed = parse_sizes(df[col], unit=size_unit)
         numbers[contract] = parsed.values
+        if contract == "teacher_params":  # no teacher (empty, none, 0): the student's no-distillation reference
+            alone = _no_teacher_cells(df[col])
+            numbers[contract] = np.where(alone, 0, parsed.values)
+            parsed = parsed._replace(ok=parsed.ok | alone)
 
         def explain_size(i: int, col: str = col) -> str:
             value = df[col].iat[i]
@@ -1146,7 +1162,8 @@ def _drop_duplicates(frame: pd.DataFrame, rec_rows: np.ndarray, layout: _Layout,
         frame = frame.loc[~dup].reset_index(drop=True)
         rec_rows = rec_rows[~dup]
 
-    small = frame["teacher_params"].to_numpy() <= frame["student_params"].to_numpy()
+    teacher = frame["teacher_params"].to_numpy()
+    small = (teacher > 0) & (teacher <= frame["student_params"].to_numpy())
     if small.any():
         n_rows = len(_sorted_unique(rec_rows[small]))
         report.warnings.append(

@@ -178,8 +178,8 @@ def choose_law(active, want: str, *, form: str = "linear", alpha: float = 0.05) 
         result = fitted[0]
         others = (f" The data hold {len(results)} (family, token budget) groups; narrow them with the sidebar's "
                   f"filters to ask about another." if len(results) > 1 else "")
-        return ChosenLaw(result.fit, "fit", f"Using the {form} law fitted one-stage on {active.label} "
-                         f"({active.metric}; {result.group}).{others}", result.caveats)
+        return ChosenLaw(result.fit, "fit", f"Using the {form} law fitted on {active.label} "
+                         f"(one-stage; {active.metric}; {result.group}).{others}", result.caveats)
     return ChosenLaw(reported, "reported", f"Using {reported_text}.")
 
 

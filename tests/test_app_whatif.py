@@ -48,3 +48,25 @@ def test_a_setting_shared_by_two_pages_follows_the_user_from_one_page_to_the_oth
     assert_no_traceback(at)
     assert at.text_input(key="_w_whatif_wi_s").value == "2.7B"
     assert "Optimal teacher for a 2.7B params student" in [m.label for m in at.metric]
+
+
+def test_a_student_far_outside_the_fitted_ones_gets_no_number_unless_extrapolating(workspace):
+    at = upload(open_app(), "sweep.csv", simulated_csv())
+    at.switch_page("views/whatif.py").run()
+    at.text_input(key="_w_whatif_wi_s").set_value("200B").run()
+    assert_no_traceback(at)
+    assert not any(m.label.startswith("Optimal teacher for a 200B") for m in at.metric)
+    assert any("more than 10x outside" in w.value for w in at.warning)
+    assert not [d for d in at.dataframe if "model" in d.value.columns]  # no checkpoint ranking either
+    at.checkbox(key="_w_whatif_wi_x").check().run()
+    assert_no_traceback(at)
+    assert any(m.label.startswith("Optimal teacher for a 200B") for m in at.metric)
+    assert any("EXTRAPOLATION" in w.value for w in at.warning) and at.query_params["wi_x"] == "1"
+
+
+def test_on_the_measured_sweep_the_what_if_declines_and_says_what_to_run(workspace):
+    at = open_app(page="views/whatif.py")  # the bundled measured sweep: too few bracketed students
+    assert_no_traceback(at)
+    assert not any(m.label.startswith("Optimal teacher for a") for m in at.metric)
+    assert any("No answer for a 1.3B params student" in w.value and "add a smaller teacher" in w.value
+               for w in at.warning)

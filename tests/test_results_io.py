@@ -497,8 +497,6 @@ def test_the_messy_fixture_drops_each_bad_row_naming_line_column_and_reason():
         (3, "teacher_params", "expected a positive size such as 1.3B, 125M or 125000000, found 'abc'"),
         (4, "student_params", "expected a positive size such as 1.3B, 125M or 125000000, found '-125M' "
                               "(sizes must be positive)"),
-        (5, "teacher_params", "expected a positive size such as 1.3B, 125M or 125000000, found '0' "
-                              "(sizes must be positive)"),
         (6, "value", "expected a finite number, found 'nan'"),
         (7, "value", "expected a finite number, found 'inf'"),
         (8, "value", "expected a finite number, found an empty cell"),
@@ -507,10 +505,11 @@ def test_the_messy_fixture_drops_each_bad_row_naming_line_column_and_reason():
                                "(unknown unit 'X'; use K, M, B or T)"),
     ]
     assert [(d.row, d.column, d.reason) for d in report.dropped] == expected
-    # kept: line 2, and lines 10-11 (teacher <= student: warned, kept); line 12 repeats line 2
-    assert frame["teacher_params"].tolist() == [1_300_000_000, 350_000_000, 125_000_000]
-    assert (report.n_rows_read, report.n_rows_kept, report.n_dropped, report.n_duplicates) == (12, 3, 8, 1)
-    assert report.dropped_by_column == {"student_params": 1, "teacher_params": 3, "value": 3, "seed": 1}
+    # kept: line 2, line 5 (teacher 0: trained without a teacher), and lines 10-11 (teacher <= student: warned,
+    # kept); line 12 repeats line 2
+    assert frame["teacher_params"].tolist() == [1_300_000_000, 0, 350_000_000, 125_000_000]
+    assert (report.n_rows_read, report.n_rows_kept, report.n_dropped, report.n_duplicates) == (12, 4, 7, 1)
+    assert report.dropped_by_column == {"student_params": 1, "teacher_params": 2, "value": 3, "seed": 1}
     assert "dropped 1 exact duplicate row (row 12)" in report.warnings[0]
     assert report.warnings[1].startswith("teacher_params <= student_params in 2 rows (rows 10, 11): kept")
     assert_accounted(report)
@@ -533,13 +532,20 @@ def test_text_in_a_numeric_column_drops_that_row_only():
 
 @pytest.mark.parametrize("student, teacher, column", [
     ("0", "1.3B", "student_params"), ("-125000000", "1.3B", "student_params"),
-    ("125M", "0", "teacher_params"), ("125M", "-1.3B", "teacher_params"),
+    ("125M", "-1.3B", "teacher_params"),
 ])
 def test_zero_or_negative_sizes_drop_the_row(student, teacher, column):
     frame, report = load(f"student_params,teacher_params,metric,value\n125M,1.3B,acc,0.5\n{student},{teacher},acc,0.4\n")
     assert len(frame) == 1
     assert report.dropped[0].row == 3 and report.dropped[0].column == column
     assert "must be positive" in report.dropped[0].reason
+
+
+@pytest.mark.parametrize("cell", ["", "none", "None", "0", "no teacher"])
+def test_a_student_without_a_teacher_is_kept_with_teacher_params_zero(cell):
+    frame, report = load(f"student_params,teacher_params,metric,value\n125M,1.3B,acc,0.5\n125M,{cell},acc,0.4\n")
+    assert frame["teacher_params"].tolist() == [1_300_000_000, 0] and not report.dropped
+    assert not any("teacher_params <= student_params" in w for w in report.warnings)
 
 
 def test_nan_and_inf_values_from_json_are_dropped():
@@ -641,8 +647,8 @@ def test_utf8_with_a_bom_and_utf16_from_excel_are_read():
 def test_the_summary_says_what_was_kept_dropped_and_warned():
     _, report = load_distillation_results(DATA / "messy.csv")
     summary = report.summary()
-    assert summary.splitlines()[0] == "messy.csv: kept 3 of 12 rows [CSV, long layout]."
-    assert "Dropped 8 rows with bad values (student_params: 1, teacher_params: 3, value: 3, seed: 1):" in summary
+    assert summary.splitlines()[0] == "messy.csv: kept 4 of 12 rows [CSV, long layout]."
+    assert "Dropped 7 rows with bad values (student_params: 1, teacher_params: 2, value: 3, seed: 1):" in summary
     assert "messy.csv, row 6, column 'value': expected a finite number, found 'nan'" in summary
     assert "Warning: dropped 1 exact duplicate row (row 12)" in summary
 

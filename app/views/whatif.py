@@ -24,7 +24,8 @@ with st.container(border=True):
                            format_func=FORM_LABELS.get, disabled=want != "fit")
     alpha = settings.choice("Interval level", [0.05, 0.1, 0.32], key="alpha", default=0.05, container=right,
                             format_func=lambda a: f"{level(a)} (alpha {a:g})", disabled=want != "fit")
-    extrapolate = settings.flag("Extrapolate", key="wi_x", default=False, container=far, disabled=want != "fit",
+    extrapolate = settings.flag("Extrapolate", key="wi_x", default=False, container=far, widget="checkbox",
+                                disabled=want != "fit",
                                 help="Answer even where the data cannot (an interval reaching zero, a student more "
                                      "than 10x outside the fitted ones); every number is then labelled as a guess.")
 chosen = choose_law(active, want, form=form, alpha=alpha)

@@ -19,6 +19,7 @@ import sys
 import warnings
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from analysis.caveats import CapacityGapWarning
@@ -61,11 +62,12 @@ def _load(args: argparse.Namespace) -> pd.DataFrame:
                             f"{', '.join(sorted(set(frame['family'])))}", source=str(args.results), column="family")
         frame = frame[frame["family"].isin(args.family)]
     if args.data_tokens:
-        wanted = [parse_size(t) for t in args.data_tokens]
-        tokens = pd.to_numeric(frame["data_tokens"], errors="coerce")
-        keep = tokens.isin(wanted)
+        wanted = np.array([parse_size(t) for t in args.data_tokens], dtype=float)
+        tokens = pd.to_numeric(frame["data_tokens"], errors="coerce").to_numpy(dtype=float)
+        # "819K" names 819,200 tokens as the CLI prints it: a budget matches within the rounding of its name
+        keep = pd.Series(np.isclose(tokens[:, None], wanted[None, :], rtol=5e-3).any(axis=1), index=frame.index)
         if not keep.any():
-            found = sorted({format_size(t) for t in tokens.dropna().unique()}) or ["none given"]
+            found = sorted({format_size(t) for t in tokens[np.isfinite(tokens)]}) or ["none given"]
             raise DataError(f"no rows with data_tokens {', '.join(args.data_tokens)}; token budgets in the file: "
                             f"{', '.join(found)}", source=str(args.results), column="data_tokens")
         frame = frame[keep]

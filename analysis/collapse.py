@@ -430,6 +430,31 @@ class CollapseFit:
         x, y, shape."""
         return self.cells[["student_params", "teacher_params", "n_runs", "x", "y", "shape"]].copy()
 
+    def student_influence(self) -> pd.DataFrame:
+        """How much each student carries the law: the law's params refitted without it (point fits from this fit's
+        estimate). Columns student_params, then each param NAME and NAME_change (refit minus this fit; NaN where
+        the rest cannot be fitted). No student should move the slope by more than its interval's half-width."""
+        p = len(self.names)
+        lo, hi = _bounds(self.form, 0)
+        rows = []
+        for student in self.optima["student_params"]:
+            rest = self.cells[self.cells["student_params"] != student].reset_index(drop=True)
+            row = {"student_params": int(student)}
+            if rest["student_params"].nunique() >= min_bracketed(self.form):
+                cells, _students, _ref = _cells_of(rest, -1.0 if self.higher_is_better else 1.0)
+
+                def resid(theta, cells=cells):
+                    return _profile(cells, _shape_values(cells, _log_tstar(self.form, theta[:p], cells.s_m),
+                                                         *theta[p:]))[0]
+                theta = _solve(resid, [self.theta], lo, hi).x
+                est = _raw_law_params(self.form, theta[:p])
+            else:
+                est = np.full(p, np.nan)
+            for name, value, base in zip(self.names, est, self.params.to_numpy()):
+                row[name], row[f"{name}_change"] = value, value - base
+            rows.append(row)
+        return pd.DataFrame(rows)
+
     def shape_curve(self, x) -> np.ndarray:
         """The fitted shared shape g_a(x) (the collapse figure's line)."""
         return _shape(np.asarray(x, dtype=float), self.linex_rate, float(self.theta[-1]))
@@ -504,6 +529,15 @@ def _crossing(grid: np.ndarray, values: np.ndarray, target: float) -> float:
     return float(math.exp(math.log(g[i]) + f * (math.log(g[i + 1]) - math.log(g[i]))))
 
 
+def _raw_law_params(form: str, th: np.ndarray) -> np.ndarray:
+    """Fitting-scale law params -> the reported ones (raw units, PARAM_NAMES order)."""
+    if form == "linear":
+        return np.array([th[0], th[1] * _UNIT])
+    if form == "proportional":
+        return np.array([math.exp(th[0])])
+    return np.array([math.exp(th[0] + (1 - th[1]) * _LOG_UNIT), th[1]])
+
+
 def _positive(values, name: str) -> np.ndarray:
     try:
         arr = np.atleast_1d(np.asarray(values, dtype=float))
@@ -566,14 +600,8 @@ def fit_collapse(results: pd.DataFrame, metric: str, *, form: str = "linear", al
     table = table[table["student_params"].isin(optima["student_params"])].reset_index(drop=True)
     higher = bool(optima.attrs.get("higher_is_better", False))
     sign = -1.0 if higher else 1.0
-    students = np.sort(table["student_params"].unique())
-    g = np.searchsorted(students, table["student_params"].to_numpy())
-    s_m = students.astype(float) / _UNIT
-    s_ref = float(np.exp(np.mean(np.log(students.astype(float)))))
-    cells = _Cells(y=sign * table["mean"].to_numpy(dtype=float), w=table["n_runs"].to_numpy(dtype=float),
-                   x=np.log(table["teacher_params"].to_numpy(dtype=float) / _UNIT), g=g, s_m=s_m,
-                   ls=np.log(students.astype(float) / s_ref)[g], ss_within=float(table["ss_within"].sum()),
-                   n_runs=int(table["n_runs"].sum()), frame=table)
+    cells, students, s_ref = _cells_of(table, sign)
+    g, s_m = cells.g, cells.s_m
     p = n_law_params(form)
     G = students.size
 
@@ -669,6 +697,18 @@ def _profile_ci(resid, theta: np.ndarray, j: int, lo: np.ndarray, hi: np.ndarray
                 break
         bounds.append(found)
     return bounds[0], bounds[1]
+
+
+def _cells_of(table: pd.DataFrame, sign: float) -> tuple[_Cells, np.ndarray, float]:
+    """(cells, sorted students, S_ref = their geometric mean) of a teacher_cells table."""
+    students = np.sort(table["student_params"].unique())
+    g = np.searchsorted(students, table["student_params"].to_numpy())
+    s_ref = float(np.exp(np.mean(np.log(students.astype(float)))))
+    cells = _Cells(y=sign * table["mean"].to_numpy(dtype=float), w=table["n_runs"].to_numpy(dtype=float),
+                   x=np.log(table["teacher_params"].to_numpy(dtype=float) / _UNIT), g=g,
+                   s_m=students.astype(float) / _UNIT, ls=np.log(students.astype(float) / s_ref)[g],
+                   ss_within=float(table["ss_within"].sum()), n_runs=int(table["n_runs"].sum()), frame=table)
+    return cells, students, s_ref
 
 
 def _covariance(jac: np.ndarray, r: np.ndarray, g: np.ndarray, G: int, sigma2: float

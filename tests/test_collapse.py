@@ -130,3 +130,19 @@ def test_the_law_figure_draws_edge_optima_as_bounds_not_points():
     n_edge = int(fit.optima["at_grid_edge"].sum())
     assert n_edge > 0 and len(bounds[0].x) == n_edge and len(points[0].x) == len(fit.optima) - n_edge
     assert "only T*" in bounds[0].text[0]
+
+
+def test_student_influence_shows_no_planted_student_carries_the_slope_and_flags_one_that_does():
+    df = simulate_distillation(student_params=STUDENTS, n_seeds=3, seed=12)
+    fit = quiet(fit_collapse, df, "val_loss")
+    table = fit.student_influence()
+    half = (fit.conf_int().loc["slope", "upper"] - fit.conf_int().loc["slope", "lower"]) / 2
+    assert list(table["student_params"]) == list(fit.optima["student_params"])
+    assert table["slope_change"].abs().max() < half
+    # the 2B student re-planted with its optimum 4x away from the law: leaving it out moves the slope most
+    moved = df.copy()
+    big = moved["student_params"] == 2e9
+    t = moved.loc[big, "teacher_params"].to_numpy(float)
+    moved.loc[big, "value"] = 2.2 + 0.03 * np.log(t / (4 * 2.498 * 2e9)) ** 2
+    shifted = quiet(fit_collapse, moved, "val_loss").student_influence()
+    assert shifted.loc[shifted["slope_change"].abs().idxmax(), "student_params"] == 2_000_000_000

@@ -136,6 +136,10 @@ with guarded("fit the law"):
             st.markdown("**Parameters** (sizes in raw params; an empty bound is one the data do not give)")
             st.dataframe(table, width="stretch")
             st.plotly_chart(residuals_figure(fit), width="stretch", key=f"resid_{i}")
+            if hasattr(fit, "student_influence"):
+                st.markdown("**Influence**: the law refitted without each student (no student should move the "
+                            "slope by more than its interval's half-width)")
+                st.dataframe(fit.student_influence(), hide_index=True, width="stretch")
             st.code(fit.summary(), language=None)
     for sentence in tests:
         st.info(sentence, icon=":material/functions:")

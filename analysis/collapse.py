@@ -81,10 +81,14 @@ def min_bracketed(form: str) -> int:
 
 
 def bracketed_mask(optima: pd.DataFrame) -> np.ndarray:
-    """(n,) bool: the best observed teacher has a tested teacher on each side (it is not at the grid's edge)."""
-    if "at_grid_edge" not in optima:
-        return np.ones(len(optima), dtype=bool)
-    return ~optima["at_grid_edge"].fillna(True).astype(bool).to_numpy()
+    """(n,) bool: the best observed teacher has a tested teacher on each side (it is not at the grid's edge), and
+    not every teacher is tied with it (method "tied": the runs locate no optimum)."""
+    ok = np.ones(len(optima), dtype=bool)
+    if "at_grid_edge" in optima:
+        ok &= ~optima["at_grid_edge"].fillna(True).astype(bool).to_numpy()
+    if "method" in optima:
+        ok &= (optima["method"] != "tied").to_numpy()
+    return ok
 
 
 def check_bracketed(optima: pd.DataFrame, form: str) -> None:
@@ -102,17 +106,21 @@ def check_bracketed(optima: pd.DataFrame, form: str) -> None:
     for row in optima.loc[~bracketed].to_dict("records"):
         student = format_size(row["student_params"])
         lo, hi = row.get("grid_min"), row.get("grid_max")
-        if row.get("n_teachers", 0) < 2:
+        if row.get("method") == "tied" and row.get("n_teachers", 0) >= 2:
+            suggestions.append(f"{student} student: its {int(row['n_teachers'])} teachers cannot be told apart from "
+                               f"the best; add seeds, or teachers further out (e.g. {format_size(lo / 2)} or "
+                               f"{format_size(hi * 2)})")
+        elif row.get("n_teachers", 0) < 2:
             suggestions.append(f"{student} student: one teacher tested; add teachers on both sides "
                                f"(e.g. {format_size(lo / 2)} and {format_size(hi * 2)})")
-        elif row["teacher_params"] <= lo:
+        elif row.get("edge", "smallest" if row["teacher_params"] <= lo else "largest") == "smallest":
             suggestions.append(f"{student} student: the best teacher is the smallest tested ({format_size(lo)}); "
                                f"add a smaller teacher (e.g. {format_size(lo / 2)})")
         else:
             suggestions.append(f"{student} student: the best teacher is the largest tested ({format_size(hi)}); "
                                f"add a larger teacher (e.g. {format_size(hi * 2)})")
     msg = (f"No law: a {form} law needs at least {need} students whose best teacher is bracketed (a tested "
-           f"teacher on each side of it); this data has {n} of {len(optima)}. "
+           f"teacher on each side of it, not tied with every other); this data has {n} of {len(optima)}. "
            + ("; ".join(suggestions[:8]) + ("; …" if len(suggestions) > 8 else "") + "."
               if suggestions else "Add students."))
     raise LawRefused(msg, students=optima.loc[~bracketed, "student_params"].tolist(), suggestions=suggestions)

@@ -140,6 +140,8 @@ def _add_curse_references(fig, references, lines, metric, multi_family, multi_to
 
 def _add_curse_optima(fig, optima, lines, metric, multi_family, multi_tokens) -> None:
     xs, ys, plus, minus, colours, hover = [], [], [], [], [], []
+    if "method" in optima:
+        optima = optima[optima["method"] != "tied"]  # no optimum located: nothing to mark
     for _, o in optima.iterrows():
         family = str(o.get("family", "default"))
         key = (family, _tokens_key(o.get("data_tokens", np.nan)), float(o["student_params"]))
@@ -236,6 +238,8 @@ def _band(x, lo, hi, name, opacity, floor) -> go.Scatter:
 def _add_law_optima(fig, optima) -> None:
     """Bracketed optima as points with their intervals; an optimum at its grid's edge as a bound: a triangle at the
     tested teacher it cannot pass (pointing down: T* is below it; up: T* is above it)."""
+    if "method" in optima:
+        optima = optima[optima["method"] != "tied"]  # no optimum located: neither a point nor a bound
     families = optima["family"].astype(str) if "family" in optima else pd.Series("default", index=optima.index)
     several = families.nunique() > 1
     edge = (optima["at_grid_edge"].fillna(False).astype(bool) if "at_grid_edge" in optima

@@ -82,7 +82,7 @@ _DRAWS_PER_CHUNK = 2_000_000  # bootstrap random draws held at once (16 MB per f
 OPTIMA_COLUMNS = ["family", "data_tokens", "student_params", "teacher_params", "ci_lower", "ci_upper", "method",
                   "n_teachers", "at_grid_edge", "convex", "note", "best_value", "n_runs", "ci_method", "censored",
                   "tied_teachers", "tied_teacher_names", "teacher_name", "grid_min", "grid_max", "no_teacher_value",
-                  "no_teacher_helps"]
+                  "no_teacher_helps", "edge"]
 # The keys of one optimum in the CLI/law JSON (more follow them: optima_records).
 OPTIMUM_JSON_KEYS = ["family", "data_tokens", "student_params", "teacher_params", "ci_lower", "ci_upper", "method",
                      "n_teachers", "at_grid_edge"]
@@ -465,7 +465,9 @@ def find_optima(results: pd.DataFrame, metric: str, *, alpha: float = 0.05, n_bo
       family, data_tokens (NaN when absent), student_params;
       teacher_params  the estimate T* (params, rounded to a whole count);
       ci_lower, ci_upper  the grid interval around the tied teachers (module docstring, step 7; NaN on an open side);
-      method  "log_parabola" (vertex of the quadratic in ln T) or "argmin" (best observed teacher);
+      method  "log_parabola" (vertex of the quadratic in ln T), "argmin" (best observed teacher) or "tied" (every
+              teacher tied with the best: no optimum; teacher_params is then the best observed one, not an
+              estimate, and the JSON gives null);
       n_teachers, n_runs  distinct teachers (size + name) and runs in the group;
       at_grid_edge  the best observed teacher is the smallest or largest tested;
       convex  the parabola opens toward an optimum (<NA> with fewer than 3 teachers);
@@ -475,7 +477,8 @@ def find_optima(results: pd.DataFrame, metric: str, *, alpha: float = 0.05, n_bo
       censored  None (bracketed), "left", "right" or "both" (step 7);
       tied_teachers, tied_teacher_names  the confidence set of the best tested teacher (step 6);
       teacher_name  the best observed teacher's name ("" when none); grid_min, grid_max  the tested range;
-      no_teacher_value, no_teacher_helps  the no-distillation reference (step 8; NaN / <NA> without one).
+      no_teacher_value, no_teacher_helps  the no-distillation reference (step 8; NaN / <NA> without one);
+      edge  "smallest" / "largest" where the best observed teacher is at that end of the grid, else None.
     attrs: metric, alpha, higher_is_better, n_boot, seed, variance_source. Emits EdgeOptimumWarning /
     NonConvexWarning / DataWarning.
     """
@@ -597,6 +600,9 @@ def _optima_table(lay: _Layout, means: np.ndarray, point: _Optimum, ci_method: n
     best = lay.sign * np.where(smooth, vertex_value, means[arg_cell])
     censored = np.where(np.isnan(tied.lower) & np.isnan(tied.upper), "both",
                         np.where(np.isnan(tied.lower), "left", np.where(np.isnan(tied.upper), "right", None)))
+    # tied from the smallest to the largest teacher: a flat curve (or noise) locates no optimum, so none is given
+    all_tied = (censored == "both") & (n_t >= 2)
+    smooth &= ~all_tied
 
     lo_t = lay.cell_teacher[lay.pad[:, 0]]
     hi_t = lay.cell_teacher[lay.pad[np.arange(n_groups), n_t - 1]]
@@ -636,7 +642,14 @@ def _optima_table(lay: _Layout, means: np.ndarray, point: _Optimum, ci_method: n
             parts.append(f"the parabola's vertex ({format_size(v)}) lies outside the tested teachers "
                          f"({format_size(lo_t[i])} to {format_size(hi_t[i])}): smooth estimate refused, best observed "
                          f"teacher used")
-        if at_edge[i]:
+        if all_tied[i]:
+            parts.append("every teacher from the smallest to the largest tested is tied with the best: the runs do "
+                         "not locate an optimum (a flat curve, or noise larger than its depth)")
+            caveats.append(DataWarning(
+                f"The teachers of {_who_text(student, who)} cannot be told apart from the best one from the smallest "
+                f"to the largest tested: no optimal teacher is given (a flat curve, or add seeds).",
+                kind="all_tied", student_params=student))
+        elif at_edge[i]:
             edge = "largest" if arg_pos[i] == n_t[i] - 1 else "smallest"
             if n_t[i] == 1:
                 parts.append("only one teacher tested: the optimum is unknown")
@@ -681,7 +694,7 @@ def _optima_table(lay: _Layout, means: np.ndarray, point: _Optimum, ci_method: n
         "teacher_params": np.rint(np.exp(log_t)).astype(np.int64),
         "ci_lower": np.rint(tied.lower),
         "ci_upper": np.rint(tied.upper),
-        "method": np.where(smooth, "log_parabola", "argmin"),
+        "method": np.where(all_tied, "tied", np.where(smooth, "log_parabola", "argmin")),
         "n_teachers": n_t.astype(np.int64),
         "at_grid_edge": at_edge.astype(bool),
         "convex": pd.array(np.where(n_t >= MIN_TEACHERS_PARABOLA, convex, None), dtype="boolean"),
@@ -697,6 +710,8 @@ def _optima_table(lay: _Layout, means: np.ndarray, point: _Optimum, ci_method: n
         "grid_max": hi_t.astype(float),
         "no_teacher_value": no_teacher_value,
         "no_teacher_helps": helps,
+        "edge": pd.Series(np.where(~at_edge, None, np.where(arg_pos == n_t - 1, "largest", "smallest")),
+                          dtype=object),
     }, columns=OPTIMA_COLUMNS)
     optima.attrs.update(metric=lay.metric, alpha=float(alpha), higher_is_better=lay.higher_is_better,
                         n_boot=int(boot.shape[0]), variance_source=var_source)
@@ -740,7 +755,8 @@ def optima_records(optima: pd.DataFrame) -> list[dict]:
             "family": None if row.get("family") is None else str(row["family"]),
             "data_tokens": json_number(row.get("data_tokens"), integer=True),
             "student_params": json_number(row.get("student_params"), integer=True),
-            "teacher_params": json_number(row.get("teacher_params"), integer=True),
+            "teacher_params": (None if row.get("method") == "tied"
+                               else json_number(row.get("teacher_params"), integer=True)),
             "ci_lower": json_number(row.get("ci_lower"), integer=True),
             "ci_upper": json_number(row.get("ci_upper"), integer=True),
             "method": None if row.get("method") is None else str(row["method"]),

@@ -367,12 +367,12 @@ def test_bootstrap_is_deterministic_for_a_seed():
     pd.testing.assert_frame_equal(a.params_boot, b.params_boot)
 
 
-def test_bootstrap_without_any_resamplable_optimum_has_no_interval():
+def test_one_run_for_four_teachers_locates_no_optimum_and_the_bootstrap_refuses():
+    from analysis.collapse import LawRefused
+
     df = simulate_distillation(n_seeds=1, teacher_ratios=(1.25, 2.0, 3.2, 5.0), seed=15)  # 1 run, 4 teachers
-    with pytest.warns(DataWarning, match="None of the optima could be resampled"):
-        boot = quiet_except(DataWarning, bootstrap_law, df, "val_loss", n_boot=50)
-    assert boot.conf_int().isna().all().all()
-    assert boot.predict([1e9])[["mean_ci_lower", "mean_ci_upper"]].isna().all().all()
+    with pytest.raises(LawRefused, match="cannot be told apart from the best; add seeds"):
+        quiet(bootstrap_law, df, "val_loss", n_boot=50)
 
 
 def quiet_except(category, fn, *args, **kwargs):

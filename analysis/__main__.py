@@ -25,7 +25,7 @@ import pandas as pd
 from analysis.caveats import CapacityGapWarning
 from analysis.json_safe import json_safe
 from analysis.results_io import DataError, load_distillation_results
-from analysis.sizes import format_size, parse_size
+from analysis.sizes import format_size, parse_model_size, parse_size
 
 # ---------------------------------------------------------------------------------------------- helpers
 def _key_value(text: str) -> tuple[str, str]:
@@ -88,6 +88,7 @@ def _size(value) -> str:
 
 # ---------------------------------------------------------------------------------------------- commands
 def cmd_import_lmeval(args: argparse.Namespace) -> int:
+    from analysis.csv_safe import to_safe_csv
     from analysis.lmeval_import import import_lmeval
 
     result = import_lmeval(args.paths, keep="all" if args.all else "newest")
@@ -96,10 +97,10 @@ def cmd_import_lmeval(args: argparse.Namespace) -> int:
     if args.out:
         from analysis.atomic_io import write_text_atomic
 
-        write_text_atomic(args.out, result.frame.to_csv(index=False))
+        write_text_atomic(args.out, to_safe_csv(result.frame))
         print(f"wrote {len(result.frame)} rows from {result.frame['source'].nunique()} file(s) to {args.out}")
     else:
-        print(result.frame.to_csv(index=False), end="")
+        print(to_safe_csv(result.frame), end="")
     return 1 if result.failures else 0
 
 
@@ -207,7 +208,7 @@ def cmd_law(args: argparse.Namespace) -> int:
 def cmd_whatif(args: argparse.Namespace) -> int:
     from analysis.whatif import declined, whatif
 
-    student = parse_size(args.student)
+    student = parse_model_size(args.student)
     results = None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", CapacityGapWarning)

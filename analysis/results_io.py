@@ -68,7 +68,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.sizes import EXPECTED as SIZE_EXPECTED
-from analysis.sizes import parse_size, parse_sizes
+from analysis.sizes import implausible_model_sizes, parse_model_size, parse_size, parse_sizes
 
 REQUIRED_COLUMNS: tuple[str, ...] = ("student_params", "teacher_params", "metric", "value")
 OPTIONAL_COLUMNS: tuple[str, ...] = (
@@ -905,6 +905,9 @@ def _convert_cells(raw: _Raw, layout: _Layout, size_unit: str | None) -> _Cells:
     for contract in ("student_params", "teacher_params"):
         col = mapping[contract]
         parsed = parse_sizes(df[col], unit=size_unit)
+        # a bare 70 or 87.5 is a size in millions without its unit, never a 70-parameter model
+        implausible = parsed.ok & implausible_model_sizes(df[col], unit=size_unit)
+        parsed = parsed._replace(ok=parsed.ok & ~implausible)
         numbers[contract] = parsed.values
         if contract == "teacher_params":  # no teacher (empty, none, 0): the student's no-distillation reference
             alone = _no_teacher_cells(df[col])
@@ -916,7 +919,7 @@ def _convert_cells(raw: _Raw, layout: _Layout, size_unit: str | None) -> _Cells:
             if _describe_cell(value, missing_word) == missing_word:
                 return f"{SIZE_EXPECTED}, found {missing_word}"
             try:
-                parse_size(value, unit=size_unit)
+                parse_model_size(value, unit=size_unit)
             except ValueError as e:
                 return str(e)
             return "expected a positive size"  # pragma: no cover - parse_sizes and parse_size agree

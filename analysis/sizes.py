@@ -29,6 +29,9 @@ EXPECTED = "expected a positive size such as 1.3B, 125M or 125000000"
 
 # Counts are stored as int64; anything larger is a typo (or a unit applied twice), not a model.
 _MAX_COUNT = 2**63 - 1
+# No language model has fewer parameters than this (this project's own smallest test models have ~10K): a bare
+# number below it, or a fractional one, is a size written in millions or billions without its unit.
+MIN_MODEL_PARAMS = 1_000
 
 _SIZE_RE = re.compile(
     r"""^(?P<number>
@@ -100,6 +103,11 @@ def parse_size(value: Any, *, unit: str | None = None) -> int:
             elif text.lower().lstrip("+-") in ("nan", "inf", "infinity"):
                 why = " (sizes must be finite)"
             raise ValueError(f"{EXPECTED}, found {_shown(value)}{why}")
+        if "," in match["number"] and (match["suffix"] or re.match(r"^[+-]?0,", match["number"])):
+            # "0,125B" or "1,250B": a decimal comma (European) or a thousands comma? Refuse rather than guess.
+            raise ValueError(f"{EXPECTED}, found {_shown(value)} (ambiguous: a comma may be a decimal comma here; "
+                             f"write decimals with a dot and commas only between thousands, e.g. 1.3B or "
+                             f"1,300,000)")
         try:
             number = Decimal(match["number"].replace(",", "").replace("_", ""))
         except InvalidOperation:  # pragma: no cover - the regex only lets decimal literals through
@@ -215,3 +223,51 @@ def format_size(n_params: Any, *, digits: int = 3) -> str:
     if "e" in text:  # .3g writes 1500T as 1.5e+03; write it out
         text = f"{scaled:.0f}"
     return text + suffixes[i]
+
+
+def implausible_model_size(value: Any, count: int, *, unit: str | None = None) -> str:
+    """Why `value` (parsed to `count`) cannot be a model's size, or "" when it can: a bare number (no K/M/B/T and
+    no `unit`) below MIN_MODEL_PARAMS or with a fraction is a size in millions or billions written without its
+    unit (70 -> 70M; 1.3 -> 1.3B), never a model of 70 or 1.3 parameters."""
+    if unit:
+        return ""
+    if isinstance(value, str):
+        match = _SIZE_RE.match(value.strip())
+        if match is None or match["suffix"]:
+            return ""
+        number = float(match["number"].replace(",", "").replace("_", ""))
+    elif isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        return ""
+    else:
+        number = float(value)
+    if number >= MIN_MODEL_PARAMS and number == int(number):
+        return ""
+    guess = "B" if number < 20 else "M"
+    shown = f"{number:g}"
+    return (f"{shown} parameters is not a model size: write its unit ({shown}{guess}?), or say the unit of bare "
+            f"numbers (--size-unit {guess} in the CLI, the size unit in the app's mapping form)")
+
+
+def implausible_model_sizes(column: pd.Series, *, unit: str | None = None) -> np.ndarray:
+    """(n,) bool: cells of a size column that implausible_model_size refuses (vectorised over the column)."""
+    if unit:
+        return np.zeros(len(column), dtype=bool)
+    s = column.reset_index(drop=True)
+    if pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype):
+        x = s.to_numpy(dtype=np.float64, na_value=np.nan)
+        with np.errstate(invalid="ignore"):
+            return np.isfinite(x) & (x > 0) & ((x < MIN_MODEL_PARAMS) | (x != np.floor(x)))
+    text = s.astype("string").str.strip()
+    codes, uniques = pd.factorize(text)
+    bad = np.array([bool(implausible_model_size(u, 0)) for u in uniques] + [False])
+    return bad[codes]  # code -1 (missing) takes the extra False
+
+
+def parse_model_size(value: Any, *, unit: str | None = None) -> int:
+    """parse_size for a model's size typed by a person: a bare number below MIN_MODEL_PARAMS or with a fraction
+    ("1.3") is refused with a hint to write its unit, never taken as a model of one parameter."""
+    count = parse_size(value, unit=unit)
+    why = implausible_model_size(value, count, unit=unit)
+    if why:
+        raise ValueError(f"{EXPECTED}, found {_shown(value)} ({why})")
+    return count

@@ -18,7 +18,7 @@ from analysis.catalog import rank_teachers
 from analysis.json_safe import json_number, json_value
 from analysis.caveats import CapacityGapWarning, ExtrapolationWarning
 from analysis.reported_law import PREDICTION_COLUMNS, ReportedLaw
-from analysis.sizes import format_size, parse_size
+from analysis.sizes import format_size, parse_model_size
 
 SCHEMA_VERSION = 2  # 2: declined, reason, extrapolated added (a declined answer has null sizes, no candidates)
 DECLINE_FACTOR = 10.0  # a student more than 10x outside the fitted students gets no answer unless extrapolating
@@ -118,7 +118,12 @@ def whatif(student_params, *, law, alpha: float = 0.05, catalog: pd.DataFrame | 
         warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     row = {c: float(prediction[c].iloc[0]) for c in PREDICTION_COLUMNS}
     label = law.label if reported else f"fit ({getattr(law, 'form', 'law')})"
-    reason = "" if reported else _decline_reason(s, row, law)
+    reason = _decline_reason(s, row, law) if not reported else (
+        "" if np.isfinite(row["mean"]) and row["mean"] > 0 else
+        f"The reported law gives no positive teacher size for a {format_size(s)} student (T* = "
+        f"{row['mean'] / 1e6:.3g}M params): it does not describe students this small.")
+    if reason and reported:  # a non-positive size: no number and no checkpoints, even when extrapolating
+        return declined(s, reason, alpha=None, source="reported", law_label=label)
     if reason and not extrapolate:
         return declined(s, reason, alpha=alpha, law_label=label)
     if reason:
@@ -157,19 +162,16 @@ def best_served_student(teacher_params, law, alpha: float = 0.05) -> pd.Series:
 
 # ---------------------------------------------------------------------------------------------- helpers
 def _student_size(value, name: str = "student_params") -> int:
-    """A positive size: a number of params, or text such as "1.3B" (parsed by analysis.sizes)."""
-    if isinstance(value, str):
-        try:
-            return parse_size(value)
-        except ValueError as exc:
-            raise ValueError(f"{name}: {exc}") from exc
+    """A model's size: a number of params, or text such as "1.3B" (analysis.sizes.parse_model_size: a bare 1.3 is
+    a size missing its unit, refused with a hint, never a one-parameter model)."""
+    if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_)):
+        if not math.isfinite(float(value)):
+            raise ValueError(f"{name}: expected a positive size such as 1.3B or 1300000000, found {value!r}")
+        value = float(value) if float(value) != int(value) else int(value)
     try:
-        size = float(value)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name}: expected a size such as 1.3B or 1300000000, found {value!r}") from exc
-    if not math.isfinite(size) or size <= 0:
-        raise ValueError(f"{name}: expected a positive size such as 1.3B or 1300000000, found {value!r}")
-    return int(round(size))
+        return parse_model_size(value)
+    except ValueError as exc:
+        raise ValueError(f"{name}: {exc}") from exc
 
 
 def _size_caveats(student: int, t_star: float, law, reported: bool) -> list[str]:

@@ -250,7 +250,9 @@ def sweep_rows_csv(name: str, workspace=None) -> bytes:
         raise ValueError(f"sweep {name}: no result rows under {folder} (no distillation finished)")
     frame = pd.DataFrame(rows)
     frame = frame[[c for c in CONTRACT_COLUMNS if c in frame.columns]]
-    return frame.to_csv(index=False).encode()
+    from analysis.csv_safe import to_safe_csv
+
+    return to_safe_csv(frame).encode()
 
 
 def load_sweep_results(name: str):

@@ -38,9 +38,10 @@ def results_frame(workspace=None):
 def write_results_csv(workspace, out: str | Path) -> int:
     """Write every finished run's rows to `out`; returns the number of rows. Raises if there are none."""
     from analysis.atomic_io import write_text_atomic
+    from analysis.csv_safe import to_safe_csv
 
     frame = results_frame(workspace)
     if frame.empty:
         raise ValueError(f"no finished runs with results under {workspace_root(workspace)}")
-    write_text_atomic(out, frame.to_csv(index=False))
+    write_text_atomic(out, to_safe_csv(frame))
     return len(frame)

@@ -268,12 +268,13 @@ def test_size_unit_multiplies_bare_numbers_but_not_sizes_with_units():
         load("student_params,teacher_params,metric,value\n125,1.3B,acc,0.5\n", size_unit="GB")
 
 
-def test_sizes_that_look_like_millions_without_a_unit_are_kept_with_a_warning():
-    frame, report = load("student_params,teacher_params,metric,value\n125,1300,acc,0.5\n350,999,acc,0.6\n")
-    assert frame["teacher_params"].tolist() == [1300, 999]
-    assert not any("millions or billions" in w for w in report.warnings)
-    _, report = load("student_params,teacher_params,metric,value\n0.125,1.3,acc,0.5\n1,6.7,acc,0.5\n")
-    assert any("millions or billions" in w and "size_unit" in w for w in report.warnings)
+def test_bare_sizes_in_millions_are_refused_with_the_unit_they_look_like_and_load_exactly_with_it():
+    text = "student_params,teacher_params,metric,value\n70,1300,acc,0.5\n87.5,160000000,acc,0.6\n"
+    with pytest.raises(DataError, match=r"found 70.0 \(70 parameters is not a model size: write its unit \(70M\?\)"):
+        load(text)
+    frame, report = load(text, size_unit="M")  # 87.5 in millions is 87,500,000 parameters, not 88
+    assert frame["student_params"].tolist() == [70_000_000, 87_500_000] and not report.dropped
+    assert frame["teacher_params"].tolist() == [1_300_000_000, 160_000_000_000_000]
 
 
 def test_aliases_and_loose_header_spelling_map_to_the_contract():

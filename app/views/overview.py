@@ -73,14 +73,14 @@ with guarded("show the headline"):
                         width="stretch", key="overview_law")
 
 with guarded("answer the quick what-if"):
-    from analysis.sizes import parse_size
+    from analysis.sizes import parse_model_size
 
     st.subheader("Quick what-if")
     q = st.columns([1, 3])
     text = settings.text("Student size", key="ov_s", default="1.3B", container=q[0],
                          help="Parameters, e.g. 1.3B, 350M or 125000000.")
     try:
-        student = parse_size(text)
+        student = parse_model_size(text)
     except ValueError as error:
         q[1].error(f"Student size: {error}", icon=":material/error:")
     else:

@@ -32,10 +32,10 @@ with st.container(border=True):
 
 
 def _student() -> int | None:
-    from analysis.sizes import parse_size
+    from analysis.sizes import parse_model_size
 
     try:
-        return parse_size(student_text)
+        return parse_model_size(student_text)
     except ValueError as error:
         st.error(f"What-if student: {error}", icon=":material/error:")
         return None

@@ -35,14 +35,14 @@ st.caption(chosen.description)
 @st.fragment
 def student_to_teacher() -> None:
     """S -> T* (a fragment: changing the size reruns only this part, so the answer comes back at once)."""
-    from analysis.sizes import parse_size
+    from analysis.sizes import parse_model_size
     from analysis.whatif import whatif
 
     st.subheader("Student → optimal teacher")
     text = settings.text("Student size", key="wi_s", default="1.3B",
                          help="Parameters, e.g. 1.3B, 350M, 125000000 or 7e9.")
     try:
-        student = parse_size(text)
+        student = parse_model_size(text)
     except ValueError as error:
         st.error(f"Student size: {error}", icon=":material/error:")
         return
@@ -94,13 +94,13 @@ def _yes_no(v) -> str:
 @st.fragment
 def teacher_to_student() -> None:
     """T -> the student this teacher serves best."""
-    from analysis.sizes import parse_size
+    from analysis.sizes import parse_model_size
     from analysis.whatif import best_served_student
 
     st.subheader("Teacher → student it serves best")
     text = settings.text("Teacher size", key="wi_t", default="7B", help="Parameters, e.g. 7B or 6.7e9.")
     try:
-        teacher = parse_size(text)
+        teacher = parse_model_size(text)
     except ValueError as error:
         st.error(f"Teacher size: {error}", icon=":material/error:")
         return

@@ -1,0 +1,63 @@
+"""Hostile and careless input, one test per case: what a spreadsheet would run, what the Markdown renderer would
+fetch, sizes without units, directions against a metric's name, and decimal commas. (The bad-input corpus of the
+app is tests/test_app_bad_input.py.)"""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+
+def run_cli(*args):
+    return subprocess.run([sys.executable, "-m", "analysis", *map(str, args)], capture_output=True, text=True)
+
+
+def test_a_model_name_that_is_a_spreadsheet_formula_is_neutralised_in_the_csv(tmp_path):
+    evil = "=cmd|' /C calc'!A0"
+    (tmp_path / "r.json").write_text(json.dumps({
+        "results": {"lambada": {"acc": 0.5, "acc_stderr": 0.01}}, "versions": {"lambada": 0},
+        "config": {"model_args": f"pretrained={evil}"}}))
+    out = tmp_path / "bench.csv"
+    proc = run_cli("import-lmeval", tmp_path / "r.json", "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    table = pd.read_csv(out, keep_default_na=False)
+    assert table["model"].iloc[0] == "'" + evil  # shown as text by the spreadsheet, not run
+    assert float(table["value"].iloc[0]) == 0.5 and not any(str(v).startswith("=") for v in table.iloc[0])
+    stdout = run_cli("import-lmeval", tmp_path / "r.json").stdout
+    assert "\n'=cmd" in stdout or stdout.startswith("'=") or ",'=cmd" in stdout
+
+
+def test_negative_numbers_stay_numbers_in_a_safe_csv():
+    from analysis.csv_safe import to_safe_csv
+
+    text = to_safe_csv(pd.DataFrame({"name": ["-x", "@y", "ok"], "value": [-0.5, 1.0, 2.0]}))
+    assert text.splitlines() == ["name,value", "'-x,-0.5", "'@y,1.0", "ok,2.0"]
+
+
+@pytest.mark.parametrize("text", ["1.3", "70", "87.5"])
+def test_a_size_without_its_unit_is_refused_with_a_hint_in_the_what_if(text):
+    proc = run_cli("whatif", "--reported", "--student", text)
+    assert proc.returncode == 2 and "is not a model size: write its unit" in proc.stderr
+    assert "Traceback" not in proc.stderr and "Real checkpoints" not in proc.stdout
+
+
+def test_the_reported_law_declines_for_a_student_it_gives_no_positive_teacher():
+    from analysis.reported_law import load_reported_law
+    from analysis.whatif import whatif
+
+    answer = whatif(2_000_000, law=load_reported_law())  # 2.498 * 2M - 11.5M < 0
+    assert answer.declined and answer.candidates.empty and "no positive teacher size" in answer.reason
+
+
+@pytest.mark.parametrize("text, hint", [("0,125B", "ambiguous: a comma may be a decimal comma"),
+                                        ("1,250B", "ambiguous: a comma may be a decimal comma"),
+                                        ("1,3B", "write decimals with a dot")])
+def test_european_decimal_commas_are_refused_not_misread(text, hint):
+    from analysis.sizes import parse_size
+
+    with pytest.raises(ValueError, match=hint):
+        parse_size(text)
+    assert parse_size("6,700,000") == 6_700_000  # thousands separators still read

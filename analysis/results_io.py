@@ -876,6 +876,7 @@ class _Cells:
     numbers: dict[str, Any]  # contract column -> converted array over the frame's rows
     strings: dict[str, pd.Series]  # contract column -> str Series over the frame's rows
     hib: tuple[np.ndarray, np.ndarray] | None  # (values, missing) of the higher_is_better column
+    hib_column: str | None  # the file's column that gave it
     values: np.ndarray  # (n rows, n value columns) float64, NaN/inf where not a usable value
     explain_value: Callable[[int, int], str]  # (frame row, value column index) -> reason
 
@@ -984,7 +985,7 @@ def _convert_cells(raw: _Raw, layout: _Layout, size_unit: str | None) -> _Cells:
     values = np.empty((n, len(layout.value_columns)), dtype=np.float64)
     for m, col in enumerate(layout.value_columns):
         values[:, m] = _to_numbers(df[col])[0]
-    return _Cells(checks, numbers, strings, hib, values,
+    return _Cells(checks, numbers, strings, hib, mapping.get("higher_is_better"), values,
                   lambda i, m: f"expected a finite number, found {cell(layout.value_columns[m], i)}")
 
 
@@ -1140,6 +1141,22 @@ def _resolve_direction(frame: pd.DataFrame, cells: _Cells, keep: np.ndarray, hib
                 report.warnings.append(f"the file's higher_is_better column disagrees with the given "
                                        f"{metric}={str(given[metric]).lower()}; the file's column was used where "
                                        f"filled")
+    # a stated direction against the metric's own name ("loss", higher is better) is usually a slip that turns
+    # every optimum upside down: say where it came from
+    hib_col = cells.hib_column
+    for j, metric in enumerate(metrics):
+        by_name = infer_higher_is_better(metric)
+        rows = codes == j
+        if by_name is None or not (direction[rows] != by_name).any():
+            continue
+        n_against = int((direction[rows] != by_name).sum())
+        where = (f"column {hib_col!r}" if (from_column & rows & (direction != by_name)).any() and hib_col
+                 else f"--higher-is-better {metric}={str(not by_name).lower()}")
+        report.warnings.append(
+            f"metric {metric!r} is marked {'higher' if not by_name else 'lower'} is better in {n_against:,} "
+            f"row{'s' * (n_against != 1)} (from {where}), but its name says {'lower' if not by_name else 'higher'} "
+            f"is better: the analysis follows what was stated, which turns every optimum upside down if it is a "
+            f"slip; check {where}")
 
 
 def _drop_duplicates(frame: pd.DataFrame, rec_rows: np.ndarray, layout: _Layout,

@@ -4,12 +4,33 @@ get human size columns. Also the caveat and empty-state messages every page uses
 from __future__ import annotations
 
 import math
+import re
 
 import pandas as pd
 import streamlit as st
 
 SIZE_COLUMNS = ("student_params", "teacher_params", "params", "non_embedding_params", "ci_lower", "ci_upper",
                 "mean", "mean_ci_lower", "mean_ci_upper", "obs_ci_lower", "obs_ci_upper")
+
+
+# what Markdown (and Streamlit's extensions: :red[..], :material/x:, :smile:, $latex$) would act on inside a line
+_MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#!|<>~$]|:(?=[A-Za-z]))")
+_LINE_START = re.compile(r"^(\s*)(?:([-+=>])|(\d+)([.)]))")  # a list / quote / heading marker at a line's start
+
+
+def md(text) -> str:
+    """`text` from data (a family, a file name, a metric, an error quoting a cell) made safe to put inside
+    Markdown: every character Markdown or HTML would act on is escaped, so `![b](http://host/x.png)` shows as
+    those characters instead of fetching an image, and a newline cannot start a heading."""
+    flat = " ".join(str(text).split("\n"))
+    escaped = _MARKDOWN_SPECIALS.sub(r"\\\1", flat)
+    return _LINE_START.sub(lambda m: m.group(1) + ("\\" + m.group(2) if m.group(2) else m.group(3) + "\\"
+                                                   + m.group(4)), escaped)
+
+
+def code(text) -> str:
+    """`text` shown as inline code: backticks in it (which would end the code span) become quotes."""
+    return "`" + str(text).replace("`", "'").replace("\n", " ") + "`"
 
 
 def _finite(value) -> bool:
@@ -87,12 +108,12 @@ def show_caveats(messages, *, title: str | None = None, once: bool = True) -> No
         if once and message in shown:
             continue
         shown.add(message)
-        st.warning(message if title is None else f"{title}: {message}", icon=":material/warning:")
+        st.warning(md(message) if title is None else f"{title}: {md(message)}", icon=":material/warning:")
 
 
 def show_refusal(message: str) -> None:
     """Where a number would be, the reason the data cannot give one (a refusal is an answer, not an error)."""
-    st.warning(message, icon=":material/block:")
+    st.warning(md(message), icon=":material/block:")
 
 
 def empty_state(message: str) -> None:

@@ -12,6 +12,8 @@ from contextlib import contextmanager
 
 import streamlit as st
 
+from app.display import md
+
 log = logging.getLogger("capgap.app")
 
 
@@ -34,4 +36,4 @@ def guarded(what: str) -> Iterator[None]:
     except Exception as error:  # noqa: BLE001 - the point is that nothing escapes to the screen
         # st.stop()/st.rerun() raise BaseException subclasses, which pass through untouched
         log.exception("error while %s", what)
-        st.error(f"Could not {what}: {describe_error(error)}", icon=":material/error:")
+        st.error(f"Could not {what}: {md(describe_error(error))}", icon=":material/error:")

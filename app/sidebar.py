@@ -6,6 +6,7 @@ import streamlit as st
 from app import settings
 from app.active import resolve, set_active
 from app.datasets import EXAMPLE_NAMES, results_datasets
+from app.display import md
 
 
 def show_active_data() -> None:
@@ -24,8 +25,8 @@ def show_active_data() -> None:
                                help="The student metric the optimal teacher is chosen by.")
 
     if isinstance(requested, str) and requested not in labels:
-        box.warning(f"The dataset in the link ({requested[:40]}) is not in this workspace (removed, or uploaded "
-                    f"on another machine); showing {labels[key]} instead.", icon=":material/warning:")
+        box.warning(f"The dataset in the link ({md(requested[:40])}) is not in this workspace (removed, or "
+                    f"uploaded on another machine); showing {md(labels[key])} instead.", icon=":material/warning:")
     active = resolve(key, labels.get(key, key), metric_pick)
     set_active(active)
     if active.error:
@@ -34,7 +35,7 @@ def show_active_data() -> None:
     elif active.all_rows is not None:
         n_kept = 0 if active.rows is None else len(active.rows)
         n_fam, n_tok = len(active.families), len(active.data_tokens)
-        box.caption(f"{n_kept:,} rows of {active.metric} · {n_fam} famil{'y' if n_fam == 1 else 'ies'} · "
+        box.caption(f"{n_kept:,} rows of {md(active.metric)} · {n_fam} famil{'y' if n_fam == 1 else 'ies'} · "
                     f"{n_tok} data scale{'' if n_tok == 1 else 's'} · hash `{active.data_hash}`")
     else:
         box.caption("No data: the pages use the law as reported by Zhang et al. (ACL 2025).")

@@ -9,7 +9,7 @@ import zipfile
 
 import pytest
 
-from app_harness import (assert_no_traceback, open_app, simulated_csv, upload,  # noqa: F401
+from app_harness import (assert_no_traceback, open_app, simulated_csv, texts, upload,  # noqa: F401
                          workspace)
 
 GOOD = simulated_csv(student_params=(125_000_000, 350_000_000, 1_300_000_000), n_seeds=1)
@@ -68,7 +68,7 @@ RESULTS_FILES = [
 def _messages(at) -> str:
     """Errors, warnings, and the reasons in the dropped-rows table."""
     reasons = [r for d in at.dataframe if "reason" in d.value.columns for r in d.value["reason"].astype(str)]
-    return "\n".join([e.value for e in at.error] + [w.value for w in at.warning] + reasons).lower()
+    return "\n".join(texts(at.error) + texts(at.warning) + reasons).lower()
 
 
 @pytest.mark.parametrize("name,data,words", [c[1:] for c in RESULTS_FILES], ids=[c[0] for c in RESULTS_FILES])
@@ -113,7 +113,7 @@ def test_an_lm_eval_file_that_cannot_be_read_is_named_on_the_benchmarks_page(wor
     at = upload(open_app(), name, data, "application/octet-stream")
     at.switch_page("views/benchmarks.py").run()
     assert_no_traceback(at)
-    assert any(name in e.value or "nothing could be imported" in e.value for e in at.error), _messages(at)
+    assert any(name in e or "nothing could be imported" in e for e in texts(at.error)), _messages(at)
 
 
 @pytest.mark.parametrize("size", ["0", "-3B", "lots", "1e400", ""])
@@ -135,3 +135,17 @@ def test_a_hand_edited_link_falls_back_to_defaults(workspace, query):
     at.switch_page("views/law.py").run()
     assert_no_traceback(at)
     assert not at.error, [e.value for e in at.error]
+
+
+def test_text_from_data_is_shown_as_text_not_rendered_as_markdown(workspace):
+    beacon = "![b](http://host/x.png)"
+    rows = ["student_params,teacher_params,metric,value,family"]
+    rows += [f"{s},{t},val_loss,{v},{beacon}" for s, t, v in (("125M", "350M", 3.0), ("125M", "1.3B", 3.1))]
+    at = upload(open_app(), "beacon.csv", _csv(*rows))
+    at.switch_page("views/law.py").run()
+    assert_no_traceback(at)
+    raw = [str(e.value) for kind in ("warning", "error", "info", "caption", "markdown", "subheader")
+           for e in getattr(at, kind)]
+    assert any("x.png" in r for r in raw)  # the family is shown (in a refusal or a caveat) ...
+    assert not any(beacon in r for r in raw)  # ... never as a Markdown image the browser would fetch
+    assert any(beacon in t for t in texts(at.warning) + texts(at.subheader) + texts(at.error))

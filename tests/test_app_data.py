@@ -1,7 +1,7 @@
 """AppTest: the Data page: upload, the validation report, column mapping and units, filters, the upload store."""
 import pandas as pd
 
-from app_harness import (all_text, assert_no_traceback, open_app, simulated_csv, upload,  # noqa: F401
+from app_harness import (all_text, assert_no_traceback, open_app, simulated_csv, texts, upload,  # noqa: F401
                          workspace)
 
 
@@ -43,7 +43,7 @@ def test_a_file_with_other_column_names_loads_after_mapping_them_and_choosing_th
                         "what": frame["metric"], "score": frame["value"]})
     at = upload(open_app(), "odd.csv", odd.to_csv(index=False).encode())
     assert_no_traceback(at)
-    assert at.error and "student_params" in at.error[0].value  # the loader names what is missing
+    assert at.error and "student_params" in texts(at.error)[0]  # the loader names what is missing
     for contract, column in (("student_params", "S (millions)"), ("teacher_params", "T (millions)"),
                              ("metric", "what"), ("value", "score")):
         at.selectbox(key=f"map_{contract}").set_value(column)

@@ -61,3 +61,17 @@ def test_european_decimal_commas_are_refused_not_misread(text, hint):
     with pytest.raises(ValueError, match=hint):
         parse_size(text)
     assert parse_size("6,700,000") == 6_700_000  # thousands separators still read
+
+
+@pytest.mark.parametrize("metric, stated, says", [("val_loss", "true", "lower"), ("acc", "false", "higher")])
+def test_a_direction_against_the_metrics_name_is_warned_naming_the_column(metric, stated, says):
+    from analysis.results_io import load_distillation_results
+
+    text = (f"student_params,teacher_params,metric,value,better_high\n125M,1.3B,{metric},0.5,{stated}\n"
+            f"125M,2.6B,{metric},0.6,{stated}\n")
+    _, report = load_distillation_results(text.encode(), name="r.csv", column_map={"higher_is_better": "better_high"})
+    warning = next(w for w in report.warnings if f"metric {metric!r} is marked" in w)
+    assert f"its name says {says} is better" in warning and "column 'better_high'" in warning
+    _, report = load_distillation_results(text.replace(f",{stated}", "").replace(",better_high", "").encode(),
+                                          name="r.csv", higher_is_better={metric: stated == "true"})
+    assert any(f"--higher-is-better {metric}={stated}" in w for w in report.warnings)

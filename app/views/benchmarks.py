@@ -10,7 +10,7 @@ import streamlit as st
 from app import settings
 from app.compute import benchmarks_for
 from app.datasets import BENCHMARK_KIND, stored_uploads
-from app.display import empty_state, level, size
+from app.display import empty_state, level, md, size
 from app.guard import guarded
 from app.runs_data import finished_lmeval_runs
 
@@ -37,7 +37,7 @@ if runs:  # finished lm-eval runs of the workspace (Runs page); all of them unle
 bench, failures, notes = benchmarks_for(tuple(chosen_uploads), include_minima,
                                         tuple((m, runs[m]) for m in chosen_runs))
 for failure in failures:
-    st.error(f"Not imported: {failure}", icon=":material/error:")
+    st.error(f"Not imported: {md(failure)}", icon=":material/error:")
 if notes:
     with st.expander(f"{len(notes)} import note(s)"):
         for note in notes:
@@ -75,7 +75,7 @@ with explorer:
                 pivot = table.pivot_table(index="model", columns="task", values="cell", aggfunc="last")
                 params = rows.groupby("model")["params"].max()
                 pivot.insert(0, "parameters", [size(params.get(m)) for m in pivot.index])
-                st.markdown(f"**{metric}** (filter {filt or 'none'}): value ± standard error as reported")
+                st.markdown(f"**{md(metric)}** (filter {md(filt or 'none')}): value ± standard error as reported")
                 st.dataframe(pivot.reset_index(), hide_index=True, width="stretch")
                 from analysis.figures import benchmark_figure
 

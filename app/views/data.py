@@ -9,7 +9,7 @@ from app import settings
 from app.active import active_data
 from app.datasets import (BENCHMARK_KIND, EXAMPLE_NAMES, NONE_KEY, RESULTS_KIND, preview_columns,
                           save_settings, save_upload, saved_settings, stored_uploads, tokens_labels)
-from app.display import empty_state, humanize, size
+from app.display import code, empty_state, humanize, md, size
 from app.guard import describe_error, guarded
 
 UPLOAD_TYPES = ["csv", "tsv", "txt", "parquet", "json", "jsonl", "zip"]
@@ -42,11 +42,11 @@ def _handle_uploads(files) -> None:
         seen.add(file.file_id)
         data = file.getvalue()
         if not data:
-            st.error(f"{file.name}: the file is empty (0 bytes); nothing was stored.", icon=":material/error:")
+            st.error(f"{md(file.name)}: the file is empty (0 bytes); nothing was stored.", icon=":material/error:")
             continue
         entry = save_upload(file.name, data)
         if entry.upload_kind == BENCHMARK_KIND:
-            st.success(f"{file.name}: stored as lm-eval results ({len(data):,} bytes); open the Benchmarks page.",
+            st.success(f"{md(file.name)}: stored as lm-eval results ({len(data):,} bytes); open the Benchmarks page.",
                        icon=":material/check:")
         else:
             new_results = entry
@@ -71,7 +71,7 @@ with right:
         st.rerun()
 
 active = active_data()
-st.header(f"Active dataset: {active.label}")
+st.header(f"Active dataset: {md(active.label)}")
 
 
 # ------------------------------------------------------------------------------------------ mapping
@@ -80,7 +80,7 @@ def mapping_form(key: str, expanded: bool) -> None:
     try:
         columns, preview = preview_columns(key)
     except Exception as error:  # noqa: BLE001
-        st.info(f"Column mapping is not available: {describe_error(error)}.", icon=":material/info:")
+        st.info(f"Column mapping is not available: {md(describe_error(error))}.", icon=":material/info:")
         return
     current = active.loader
     mapped = dict(current.column_map)
@@ -130,7 +130,7 @@ def show_report(report) -> None:
     c[1].metric("Kept", f"{report.n_rows_kept:,} {unit}")
     c[2].metric("Dropped (bad values)", f"{report.n_dropped:,} {unit}")
     c[3].metric("Dropped (exact duplicates)", f"{report.n_duplicates:,} {unit}")
-    st.caption(f"{report.source}: {report.file_format.upper()}, {report.layout} layout"
+    st.caption(f"{md(report.source)}: {report.file_format.upper()}, {report.layout} layout"
                + (f" (metric columns {', '.join(report.metric_columns)})" if report.metric_columns else "")
                + (f"; columns used: {', '.join(f'{k} ← {v}' for k, v in report.columns_used.items())}"
                   if report.columns_used else ""))
@@ -150,7 +150,7 @@ with guarded("show the active dataset"):
         empty_state("No dataset is active: the Law and What-if pages use the law as reported by Zhang et al. "
                     "Upload a results file above or use the bundled example.")
     elif active.error:
-        st.error(f"The file did not load: {active.error}", icon=":material/error:")
+        st.error(f"The file did not load: {md(active.error)}", icon=":material/error:")
         if active.key.startswith("upload:"):
             st.markdown("Map the file's columns (and the unit of its sizes) below, then apply.")
             mapping_form(active.key, expanded=True)
@@ -171,7 +171,7 @@ if active.all_rows is not None and not active.error:
                          help="Laws are fitted per family, or pooled (Law page).")
         settings.choices("Data scales (distillation tokens)", sorted(tokens_labels(of_metric["data_tokens"]).unique()),
                          key="tok", container=c[1])
-        st.caption(f"Metric: {active.metric} (pick another in the sidebar). "
+        st.caption(f"Metric: {md(active.metric)} (pick another in the sidebar). "
                    f"Higher is better: {'yes' if active.higher_is_better else 'no'}.")
     with guarded("show the rows"):
         rows = active_data().rows
@@ -199,7 +199,7 @@ with guarded("list the stored uploads"):
     for entry in entries:
         c = st.columns([4, 2, 2, 1])
         kind = "results" if entry.upload_kind == RESULTS_KIND else "lm-eval results"
-        c[0].markdown(f"**{entry.label}**  \n`{entry.key.split(':', 1)[1]}`")
+        c[0].markdown(f"**{md(entry.label)}**  \n{code(entry.key.split(':', 1)[1])}")
         c[1].caption(f"{kind} · {entry.n_bytes:,} bytes")
         if entry.upload_kind == RESULTS_KIND and entry.key != active.key:
             if c[2].button("Make active", key=f"act_{entry.key}"):

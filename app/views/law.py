@@ -11,7 +11,7 @@ from app import settings
 from app.active import active_data
 from app.compute import (FORMS, FORM_LABELS, METHOD_LABELS, METHODS, bootstrap_for, capture_caveats, forms_table_for,
                          laws_for, optima_for, reported_law)
-from app.display import bounds, empty_state, humanize, level, show_caveats, show_refusal, signed_size
+from app.display import bounds, empty_state, humanize, level, md, show_caveats, show_refusal, signed_size
 from app.guard import guarded
 
 st.title("The law of capacity gap")
@@ -39,7 +39,7 @@ if not active.has_rows:
         from analysis.figures import law_figure
 
         if active.error:
-            st.error(f"The active dataset did not load: {active.error}", icon=":material/error:")
+            st.error(f"The active dataset did not load: {md(active.error)}", icon=":material/error:")
         empty_state("No distillation results are loaded, so there is nothing to fit: the figure shows the law as "
                     "reported by Zhang et al. Load the bundled example or upload your results on the Data page.")
         st.plotly_chart(law_figure(None, None, reported=reported_law(), alpha=alpha), width="stretch",
@@ -47,7 +47,7 @@ if not active.has_rows:
         show_caveats(reported_law().caveats, title="About the reported law")
     st.stop()
 
-st.caption(f"{active.label} · metric {active.metric} · {len(active.rows):,} rows · data hash `{active.data_hash}`")
+st.caption(f"{md(active.label)} · metric {md(active.metric)} · {len(active.rows):,} rows · data hash `{active.data_hash}`")
 
 # ------------------------------------------------------------------------------------------ curse curves
 with guarded("find the optimal teachers"):
@@ -92,7 +92,7 @@ with guarded("fit the law"):
     show_details = settings.flag("Show parameters, residuals and the fit summary", key="details", default=False)
     for i, result in enumerate(laws):
         if len(laws) > 1:
-            st.subheader(result.group)
+            st.subheader(md(result.group))
         if result.fit is None:
             show_refusal(result.error)  # where the slope would be: the refusal, in words
             show_caveats(result.caveats)
@@ -142,7 +142,7 @@ with guarded("fit the law"):
                 st.dataframe(fit.student_influence(), hide_index=True, width="stretch")
             st.code(fit.summary(), language=None)
     for sentence in tests:
-        st.info(sentence, icon=":material/functions:")
+        st.info(md(sentence), icon=":material/functions:")
     if overlay:
         show_caveats(reported_law().caveats, title="About the reported law")
 
@@ -185,7 +185,7 @@ with guarded("bootstrap the pipeline"):
             if result.fit is None:
                 continue
             if len(laws) > 1:
-                st.subheader(result.group)
+                st.subheader(md(result.group))
             try:
                 boot, boot_caveats = bootstrap_for(active.cache_key, form=form, alpha=alpha, n_boot=n_boot,
                                                    family=result.family, data_tokens=result.data_tokens)

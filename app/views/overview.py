@@ -7,7 +7,7 @@ import streamlit as st
 from app import settings
 from app.active import active_data
 from app.compute import capture_caveats, choose_law, laws_for, reported_law
-from app.display import bounds, empty_state, interval, level, show_caveats, show_refusal, size
+from app.display import bounds, empty_state, interval, level, md, show_caveats, show_refusal, size
 from app.guard import guarded
 
 st.title("Capacity Gap Lab")
@@ -49,7 +49,7 @@ with guarded("show the headline"):
         fit = result.fit
         with right:
             st.subheader("On the active data")
-            st.caption(f"{active.label} · {active.metric} · {result.group} · hash `{active.data_hash}`")
+            st.caption(f"{md(active.label)} · {md(active.metric)} · {md(result.group)} · hash `{active.data_hash}`")
             if fit is None:
                 show_refusal(result.error)
                 st.caption("So nothing here is compared with the reported law: the data cannot support a law.")
@@ -82,23 +82,23 @@ with guarded("answer the quick what-if"):
     try:
         student = parse_model_size(text)
     except ValueError as error:
-        q[1].error(f"Student size: {error}", icon=":material/error:")
+        q[1].error(f"Student size: {md(error)}", icon=":material/error:")
     else:
         from analysis.whatif import whatif
 
         chosen = choose_law(active, "fit", alpha=alpha)
         if chosen.law is None:
-            q[1].warning(f"No answer for a {size(student)} student: {chosen.refusal}", icon=":material/block:")
+            q[1].warning(f"No answer for a {size(student)} student: {md(chosen.refusal)}", icon=":material/block:")
         else:
             reply, caveats = capture_caveats(whatif, student, law=chosen.law, alpha=alpha, top=0)
             if reply.declined:
-                q[1].warning(f"No answer for a {size(student)} student: {reply.reason}", icon=":material/block:")
+                q[1].warning(f"No answer for a {size(student)} student: {md(reply.reason)}", icon=":material/block:")
             else:
                 row = reply.teacher_params
                 answer = f"For a **{size(student)}** student the optimal teacher is about **{size(row['mean'])}**"
                 if chosen.source == "fit":
                     answer += (f" ({level(alpha)} prediction interval "
                                f"{interval(row['obs_ci_lower'], row['obs_ci_upper'])})")
-                q[1].markdown(answer + ".  \n" + chosen.description + " More on the **What-if** page.")
+                q[1].markdown(answer + ".  \n" + md(chosen.description) + " More on the **What-if** page.")
                 with q[1]:
                     show_caveats(caveats)

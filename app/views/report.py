@@ -8,7 +8,7 @@ import streamlit as st
 from app import settings
 from app.active import active_data
 from app.compute import FORMS, FORM_LABELS
-from app.display import empty_state, level, show_caveats
+from app.display import empty_state, level, md, show_caveats
 from app.guard import guarded
 from app.report_items import DATA_ITEMS, ITEMS, build_item, figure_items, provenance
 
@@ -37,7 +37,7 @@ def _student() -> int | None:
     try:
         return parse_model_size(student_text)
     except ValueError as error:
-        st.error(f"What-if student: {error}", icon=":material/error:")
+        st.error(f"What-if student: {md(error)}", icon=":material/error:")
         return None
 
 
@@ -69,7 +69,7 @@ with guarded("build the HTML report"):
         html = build_report_html(title or "Capacity gap report", sections, provenance(active, report_settings))
         st.session_state["_report_html"] = (html, len(sections))
         for message in failed:
-            st.error(f"Left out of the report: {message}", icon=":material/error:")
+            st.error(f"Left out of the report: {md(message)}", icon=":material/error:")
     built = st.session_state.get("_report_html")
     if built:
         html, n_sections = built
@@ -107,7 +107,7 @@ with guarded("export the figure"):
                         data = figure_image(stamp_figure(section.figure, prov), fmt)
                     mime = "image/png" if fmt == "png" else "image/svg+xml"
                 except ImageExportUnavailable as error:
-                    st.warning(f"{error}. Here is the figure as interactive HTML instead.", icon=":material/warning:")
+                    st.warning(f"{md(error)}. Here is the figure as interactive HTML instead.", icon=":material/warning:")
                     data, mime, fmt = figure_html(section.figure, prov).encode("utf-8"), "text/html", "html"
             st.session_state["_figure_file"] = (f"{stem}.{fmt}", data, mime)
     made = st.session_state.get("_figure_file")

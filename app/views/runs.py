@@ -13,7 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from app import runs_data, settings
-from app.display import empty_state
+from app.display import code, empty_state, md
 from app.guard import describe_error, guarded
 from eval_runs.jobs import cancel_job, list_jobs, read_log, submit_job
 from eval_runs.lmeval_run import BUNDLED_TASKS
@@ -42,9 +42,9 @@ def _launch(make_argv, executor: str, slurm: dict | None) -> None:
         runs_data.check_not_running(argv, list_jobs())
         job_id = submit_job(argv, executor=executor, slurm=slurm)
     except ValueError as error:  # the form's checks and JobSpecError (paths, subcommand, executor)
-        st.error(f"Not launched: {describe_error(error)}", icon=":material/error:")
+        st.error(f"Not launched: {md(describe_error(error))}", icon=":material/error:")
         return
-    st.success(f"Launched job {job_id}: {' '.join(argv[:3])} … (follow it in the table below)",
+    st.success(f"Launched job {md(job_id)}: {md(' '.join(argv[:3]))} … (follow it in the table below)",
                icon=":material/rocket_launch:")
     settings.assign("job", job_id)
 
@@ -204,7 +204,7 @@ def _resume(job) -> None:
         runs_data.check_not_running(spec.argv, list_jobs())
         new_id = submit_job(list(spec.argv), executor=spec.executor, slurm=spec.slurm, module=spec.module)
     except ValueError as error:
-        st.error(f"Not resumed: {describe_error(error)}", icon=":material/error:")
+        st.error(f"Not resumed: {md(describe_error(error))}", icon=":material/error:")
         return
     settings.assign("job", new_id)
     st.rerun()  # the whole page: a fragment-only rerun is refused outside fragment reruns
@@ -226,13 +226,13 @@ def job_details(job) -> None:
     c[3].metric("Exit code", "—" if job.exit_code is None else str(job.exit_code))
     if job.message:
         (st.error if job.status == "failed" else st.info)(job.message)
-    st.caption(f"`python -m {job.module} {' '.join(job.argv)}` · executor {job.executor}")
+    st.caption(f"{code('python -m ' + job.module + ' ' + ' '.join(job.argv))} · executor {md(job.executor)}")
     st.code(job.log_tail or "(no output yet)", language=None)
     with st.expander("Whole log"):
         lines = read_log(None, job.job_id).splitlines()
         st.code("\n".join(lines[-500:]) or "(empty)", language=None)
         if len(lines) > 500:
-            st.caption(f"The last 500 of {len(lines):,} lines (the file: {job.job_dir}/log.txt).")
+            st.caption(f"The last 500 of {len(lines):,} lines (the file: {code(str(job.job_dir) + '/log.txt')}).")
     if job.result_paths:
         st.caption("Results: " + ", ".join(f"`{p}`" for p in job.result_paths))
     b = st.columns(4)

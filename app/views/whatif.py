@@ -8,7 +8,7 @@ import streamlit as st
 from app import settings
 from app.active import active_data
 from app.compute import FORMS, FORM_LABELS, capture_caveats, catalog, choose_law
-from app.display import empty_state, interval, level, show_caveats, show_refusal, size
+from app.display import empty_state, interval, level, md, show_caveats, show_refusal, size
 from app.guard import guarded
 
 st.title("What-if: which teacher for my student?")
@@ -29,7 +29,7 @@ with st.container(border=True):
                                 help="Answer even where the data cannot (an interval reaching zero, a student more "
                                      "than 10x outside the fitted ones); every number is then labelled as a guess.")
 chosen = choose_law(active, want, form=form, alpha=alpha)
-st.caption(chosen.description)
+st.caption(md(chosen.description))
 
 
 @st.fragment
@@ -44,7 +44,7 @@ def student_to_teacher() -> None:
     try:
         student = parse_model_size(text)
     except ValueError as error:
-        st.error(f"Student size: {error}", icon=":material/error:")
+        st.error(f"Student size: {md(error)}", icon=":material/error:")
         return
     if chosen.law is None:  # the data refuse every law: no number, no ranking
         show_refusal(f"No answer for a {size(student)} student: {chosen.refusal}")
@@ -102,7 +102,7 @@ def teacher_to_student() -> None:
     try:
         teacher = parse_model_size(text)
     except ValueError as error:
-        st.error(f"Teacher size: {error}", icon=":material/error:")
+        st.error(f"Teacher size: {md(error)}", icon=":material/error:")
         return
     if chosen.law is None:
         show_refusal(f"No answer: {chosen.refusal}")

@@ -39,6 +39,7 @@ from typing import Iterable
 
 import pandas as pd
 
+from analysis import json_io
 from analysis.benchmarks import (
     BENCHMARK_COLUMNS,
     ImportFailure,
@@ -280,9 +281,11 @@ def parse_lmeval_bytes(data: bytes, name: str, *, model: str | None = None) -> t
         raise LmevalImportError(f"not UTF-8 text (invalid byte at offset {exc.start}); "
                                 "lm-eval writes results as UTF-8 JSON") from None
     try:
-        obj = json.loads(text)
+        obj = json_io.loads(text, source=name)
     except json.JSONDecodeError as exc:
         raise LmevalImportError(f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from None
+    except json_io.JsonError as exc:
+        raise LmevalImportError(str(exc).split(": ", 1)[-1]) from None
     notes: list[str] = []
     frame = parse_lmeval_results(obj, name, model=model, notes=notes)
     if frame.empty:
@@ -398,7 +401,7 @@ def _holds_results(path: Path) -> bool:
     try:
         if path.stat().st_size > _PEEK_BYTES:
             return False
-        obj = json.loads(path.read_bytes().decode("utf-8-sig"))
+        obj = json_io.loads(path.read_bytes().decode("utf-8-sig"), source=str(path))
     except (OSError, UnicodeDecodeError, ValueError):
         return False
     return isinstance(obj, dict) and isinstance(obj.get("results"), dict)

@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from analysis import json_io
+
 REPORTED_LAW_PATH = Path(__file__).parent / "data" / "reported_law.json"
 
 # The columns of LawFit.predict / statsmodels' get_prediction().summary_frame(), in that order.
@@ -83,7 +85,7 @@ def load_reported_law(path: str | Path | None = None) -> ReportedLaw:
     """Read the bundled reported law (or a file of the same shape); errors name the file and the key."""
     path = Path(path) if path is not None else REPORTED_LAW_PATH
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
+        raw = json_io.loads(path.read_text(encoding="utf-8"), source=str(path))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ValueError(f"{path.name}: cannot read the reported law: {exc}") from exc
     if not isinstance(raw, dict):

@@ -55,7 +55,6 @@ import codecs
 import csv
 import io
 import itertools
-import json
 import math
 import os
 import re
@@ -67,6 +66,7 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
+from analysis import json_io
 from analysis.sizes import EXPECTED as SIZE_EXPECTED
 from analysis.sizes import implausible_model_sizes, parse_model_size, parse_size, parse_sizes
 
@@ -345,7 +345,7 @@ def _sniff_format(head: bytes) -> str:
     if text.startswith("{"):
         first, _, rest = text.partition("\n")
         try:
-            json.loads(first)
+            json_io.loads(first)
         except ValueError:
             return "json"  # an object spread over lines
         return "jsonl" if rest.strip().startswith("{") else "json"
@@ -523,7 +523,7 @@ def _read_parquet(inp: _Input) -> _Raw:
 
 def _read_json(inp: _Input, text: str) -> _Raw:
     try:
-        obj = json.loads(text)
+        obj = json_io.loads(text, source=inp.name)
     except ValueError as e:
         raise DataError(f"not valid JSON: {e}", source=inp.name) from None
     records: Any = None
@@ -565,7 +565,9 @@ def _read_jsonl(inp: _Input, text: str) -> _Raw:
     for i, line in enumerate(text.splitlines(), start=1):
         if line.strip():
             try:
-                records.append(json.loads(line))
+                records.append(json_io.loads(line, source=inp.name))
+            except json_io.JsonError as e:
+                records.append(_BadLine(str(e).split(": ", 1)[-1]))
             except ValueError as e:
                 records.append(_BadLine(f"not valid JSON ({e})"))
             rows.append(i)

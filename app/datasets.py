@@ -13,13 +13,13 @@ keyed by data hash + settings and never returns another file's rows.
 from __future__ import annotations
 
 import io
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
+from analysis import json_io
 from analysis.atomic_io import write_json_atomic
 from eval_runs.workspace import content_hash, list_uploads, store_upload, workspace_root
 
@@ -79,7 +79,7 @@ def classify_upload(name: str, data: bytes) -> str:
         return BENCHMARK_KIND
     if low.endswith(".json"):
         try:
-            obj = json.loads(data.decode("utf-8", errors="replace"))
+            obj = json_io.loads(data.decode("utf-8", errors="replace"), source=name)
         except ValueError:
             return RESULTS_KIND  # the results loader gives the precise parse error
         if isinstance(obj, dict) and isinstance(obj.get("results"), dict):
@@ -94,7 +94,7 @@ def classify_upload(name: str, data: bytes) -> str:
 
 def read_sidecar(folder: Path) -> dict:
     try:
-        return json.loads((folder / SIDECAR).read_text("utf-8"))
+        return json_io.read_json(folder / SIDECAR)
     except (OSError, ValueError):
         return {}
 
@@ -216,14 +216,14 @@ def preview_columns(key: str) -> tuple[list[str], pd.DataFrame]:
             records = []
             for line in data.decode("utf-8", errors="replace").splitlines()[:200]:
                 try:
-                    obj = json.loads(line)
+                    obj = json_io.loads(line, source=name)
                 except ValueError:
                     continue
                 if isinstance(obj, dict):
                     records.append(obj)
             frame = pd.DataFrame(records)
         elif low.endswith(".json"):
-            obj = json.loads(data.decode("utf-8", errors="replace"))
+            obj = json_io.loads(data.decode("utf-8", errors="replace"), source=name)
             if isinstance(obj, dict):
                 obj = next((obj[k] for k in ("rows", "records", "data") if k in obj), obj)
             frame = pd.DataFrame(obj if isinstance(obj, (list, dict)) else [])

@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from analysis import json_io
 from eval_runs.workspace import workspace_root
 
 SWEEP_PREFIX = "sweep:"  # dataset key of a finished sweep: sweep:<name>
@@ -221,7 +222,7 @@ def finished_sweeps(workspace=None) -> list[FinishedSweep]:
     for folder in sorted(root.iterdir()) if root.is_dir() else []:
         status_path = folder / "status.json"
         try:
-            state = json.loads(status_path.read_text("utf-8")).get("state")
+            state = json_io.read_json(status_path).get("state")
         except (OSError, ValueError):
             continue
         if state == "succeeded" and _NAME.match(folder.name):
@@ -243,7 +244,7 @@ def sweep_rows_csv(name: str, workspace=None) -> bytes:
     rows = []
     for path in sorted(folder.rglob("result.json")):
         try:
-            rows.extend(json.loads(path.read_text("utf-8")).get("rows", []))
+            rows.extend(json_io.read_json(path).get("rows", []))
         except (OSError, ValueError):
             continue  # a run being written
     if not rows:
@@ -281,7 +282,7 @@ def finished_models(workspace=None) -> list[ModelFolder]:
         if not (model / "config.json").exists():
             continue
         try:
-            info = json.loads(result.read_text("utf-8"))
+            info = json_io.read_json(result)
         except (OSError, ValueError):
             continue
         n = info.get("params") or info.get("student_params")
@@ -294,7 +295,7 @@ def model_params(model_dir: str) -> int | None:
     """The parameter count a finished run recorded beside this model folder (None when unknown)."""
     result = Path(model_dir.strip()).expanduser() / ".." / "result.json"
     try:
-        info = json.loads(result.resolve().read_text("utf-8"))
+        info = json_io.read_json(result.resolve())
     except (OSError, ValueError):
         return None
     n = info.get("params") or info.get("student_params")

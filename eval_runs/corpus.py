@@ -19,6 +19,8 @@ import sysconfig
 from dataclasses import dataclass
 from pathlib import Path
 
+from analysis import json_io
+
 TEXT_SUFFIXES = (".txt", ".md", ".py", ".rst", ".text")
 DATA_SUFFIXES = (".jsonl", ".parquet")
 DEFAULT_CORPUS_NAME = "python-stdlib"
@@ -97,7 +99,7 @@ def read_documents(path: Path, text_field: str) -> list[tuple[str, str]]:
             if not line.strip():
                 continue
             try:
-                record = json.loads(line)
+                record = json_io.loads(line, source=f"{path.name}, line {i}")
             except json.JSONDecodeError as exc:
                 raise ValueError(f"{path.name}, line {i}: expected a JSON object, found invalid JSON "
                                  f"({exc.msg})") from None

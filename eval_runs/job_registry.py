@@ -27,6 +27,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from analysis import json_io
 from analysis.atomic_io import write_json_atomic
 from eval_runs.job_spec import SCHEMA_VERSION, JobSpec
 
@@ -97,7 +98,7 @@ def read_status(job_dir: Path) -> dict:
     p = Path(job_dir) / "status.json"
     for _ in range(3):  # atomic writes: a read sees the old or new file; retry covers a vanished temp race
         try:
-            return json.loads(p.read_text(encoding="utf-8"))
+            return json_io.read_json(p)
         except FileNotFoundError:
             return {}
         except json.JSONDecodeError:
@@ -233,7 +234,7 @@ class JobRegistry:
                       (state, now_iso(), job_id, state))
 
     def spec(self, job_id: str) -> JobSpec:
-        return JobSpec.from_dict(json.loads((self.job_dir(job_id) / "spec.json").read_text(encoding="utf-8")))
+        return JobSpec.from_dict(json_io.read_json(self.job_dir(job_id) / "spec.json"))
 
     def job_ids(self) -> list[str]:
         """Every job id, oldest first (rows of the registry, plus job folders it misses, e.g. a lost insert)."""

@@ -13,7 +13,6 @@ command gets SIGTERM from the kernel (PR_SET_PDEATHSIG) and the registry notices
 """
 from __future__ import annotations
 
-import json
 import os
 import re
 import signal
@@ -24,6 +23,7 @@ import threading
 import time
 from pathlib import Path
 
+from analysis import json_io
 from eval_runs.job_registry import HEARTBEAT_SECONDS, JobRegistry, now_iso, process_start_time, update_status
 from eval_runs.job_spec import JobSpec, check_argv
 
@@ -70,7 +70,7 @@ def _set_pdeathsig() -> None:  # runs in the child between fork and exec (Linux)
 class _Worker:
     def __init__(self, job_dir: Path):
         self.job_dir = job_dir
-        self.spec = JobSpec.from_dict(json.loads((job_dir / "spec.json").read_text(encoding="utf-8")))
+        self.spec = JobSpec.from_dict(json_io.read_json(job_dir / "spec.json"))
         self.lock = threading.Lock()  # status.json writes from the heartbeat thread and the main thread
         self.stop = threading.Event()
         self.cancelled = False
@@ -88,7 +88,7 @@ class _Worker:
             p = Path(self.spec.progress_file)
             try:  # only a status file written by this run counts, not one left by an earlier run of the same name
                 if p.stat().st_mtime >= self.started - 1:
-                    value = json.loads(p.read_text(encoding="utf-8")).get("progress")
+                    value = json_io.read_json(p).get("progress")
                     if isinstance(value, (int, float)):
                         return float(min(max(value, 0.0), 1.0))
             except (OSError, ValueError):

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from analysis import json_io
 from eval_runs.workspace import workspace_root
 
 CONTRACT_COLUMNS = ["student_params", "teacher_params", "metric", "value", "higher_is_better", "family",
@@ -16,7 +17,7 @@ def collect_rows(workspace=None) -> list[dict]:
     rows = []
     for path in sorted(workspace_root(workspace).rglob("result.json")):
         try:
-            result = json.loads(path.read_text())
+            result = json_io.read_json(path)
         except (OSError, json.JSONDecodeError):
             continue  # a run being written; atomic writes make this rare
         rows.extend(result.get("rows", []))

@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from analysis import json_io
 from analysis.atomic_io import write_json_atomic, write_text_atomic
 
 SCHEMA_VERSION = 1
@@ -43,7 +44,7 @@ class RunFolder:
         write_json_atomic(self.path / "spec.json", {"schema_version": SCHEMA_VERSION, **spec})
 
     def read_spec(self) -> dict:
-        return json.loads((self.path / "spec.json").read_text())
+        return json_io.read_json(self.path / "spec.json")
 
     def write_status(self, state: str, *, stage: str = "", step: int = 0, n_steps: int = 0, message: str = "",
                      **extra) -> None:
@@ -56,7 +57,7 @@ class RunFolder:
 
     def read_status(self) -> dict | None:
         p = self.path / "status.json"
-        return json.loads(p.read_text()) if p.exists() else None
+        return json_io.read_json(p) if p.exists() else None
 
     def log(self, line: str) -> None:
         self.path.mkdir(parents=True, exist_ok=True)
@@ -71,7 +72,7 @@ class RunFolder:
         p = self.path / "metrics.jsonl"
         if not p.exists():
             return []
-        return [json.loads(line) for line in p.read_text().splitlines() if line.strip()]
+        return [json_io.loads(line, source=str(p)) for line in p.read_text().splitlines() if line.strip()]
 
     def trim_metrics(self, last_step: int) -> None:
         """Drop metric lines after `last_step` (a resumed run re-does those steps)."""
@@ -83,7 +84,7 @@ class RunFolder:
 
     def read_result(self) -> dict | None:
         p = self.path / "result.json"
-        return json.loads(p.read_text()) if p.exists() else None
+        return json_io.read_json(p) if p.exists() else None
 
     @property
     def finished(self) -> bool:

@@ -7,7 +7,6 @@ would, and every student of a shared loop sees the same batch. Validation uses f
 """
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from analysis import json_io
 from analysis.atomic_io import write_bytes_atomic, write_json_atomic
 from eval_runs.corpus import Corpus
 from eval_runs.tokenizer import token_byte_lengths, tokenizer_hash
@@ -68,7 +68,7 @@ def prepare_token_data(corpus: Corpus, tokenizer, workspace=None) -> TokenData:
             write_bytes_atomic(folder / f"{split}.bin", _encode_split(tokenizer, texts, dtype).tobytes())
         write_json_atomic(meta_path, {"schema_version": SCHEMA_VERSION, "dtype": np.dtype(dtype).name,
                                       "vocab_size": vocab_size, **corpus.provenance(), "tokenizer_hash": tok_hash})
-    meta = json.loads(meta_path.read_text())
+    meta = json_io.read_json(meta_path)
     arrays = {s: np.memmap(folder / f"{s}.bin", dtype=meta["dtype"], mode="r") for s in ("train", "val")}
     return TokenData(folder=folder, train=arrays["train"], val=arrays["val"], vocab_size=vocab_size,
                      eos_token_id=tokenizer.eos_token_id,

@@ -149,3 +149,25 @@ def test_text_from_data_is_shown_as_text_not_rendered_as_markdown(workspace):
     assert any("x.png" in r for r in raw)  # the family is shown (in a refusal or a caveat) ...
     assert not any(beacon in r for r in raw)  # ... never as a Markdown image the browser would fetch
     assert any(beacon in t for t in texts(at.warning) + texts(at.subheader) + texts(at.error))
+
+
+DEEP = ("[" * 1000 + "]" * 1000).encode()
+
+
+@pytest.mark.parametrize("name", ["deep.json", "results_deep.json", "deep.zip"])
+def test_a_deeply_nested_upload_breaks_no_page_and_stays_listed_and_removable(workspace, name):
+    data = _zip({"out/m/results_2024-01-01T00-00-00.json": DEEP}) if name.endswith(".zip") else DEEP
+    at = upload(open_app(), name, data)
+    assert_no_traceback(at)
+    for page in ("views/overview.py", "views/data.py", "views/law.py", "views/whatif.py", "views/benchmarks.py",
+                 "views/report.py"):
+        at.switch_page(page).run()
+        assert_no_traceback(at)
+        assert not any("RecursionError" in t for t in texts(at.error)), page
+    at = open_app(page="views/data.py")  # a restart: the stored upload is read again
+    assert_no_traceback(at)
+    removes = [b for b in at.button if b.label.startswith("Remove")]
+    assert removes, [b.label for b in at.button]
+    removes[0].click().run()
+    assert_no_traceback(at)
+    assert not [b for b in at.button if b.label.startswith("Remove")]

@@ -75,3 +75,61 @@ def test_a_direction_against_the_metrics_name_is_warned_naming_the_column(metric
     _, report = load_distillation_results(text.replace(f",{stated}", "").replace(",better_high", "").encode(),
                                           name="r.csv", higher_is_better={metric: stated == "true"})
     assert any(f"--higher-is-better {metric}={stated}" in w for w in report.warnings)
+
+
+DEEP = ("[" * 1000 + "]" * 1000).encode()  # 2 KB, nested 1,000 levels
+NEARLY = ('{"results": ' + "[" * 500 + "]" * 500 + "}").encode()  # loads in Python, too deep to walk safely
+
+
+def good_lmeval(model="pretrained=gpt2") -> str:
+    return json.dumps({"results": {"lambada": {"acc": 0.5, "acc_stderr": 0.01}}, "versions": {"lambada": 0},
+                       "config": {"model_args": model}})
+
+
+@pytest.mark.parametrize("deep", [DEEP, NEARLY], ids=["1000 levels", "500 levels"])
+def test_a_deep_json_is_a_clean_failure_of_its_own_file_and_the_good_files_beside_it_import(tmp_path, deep):
+    folder = tmp_path / "out"
+    folder.mkdir()
+    (folder / "results_2024-01-01T00-00-00.json").write_text(good_lmeval())
+    (folder / "results_2024-01-02T00-00-00.json").write_bytes(deep)
+    out = tmp_path / "bench.csv"
+    proc = run_cli("import-lmeval", folder, "--all", "--out", out)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr and "nested" in proc.stderr
+    assert "results_2024-01-02" in proc.stderr
+    table = pd.read_csv(out, keep_default_na=False)
+    assert list(table["value"]) == [0.5]  # the good file beside it is not lost
+
+
+def test_a_zip_with_one_deep_member_keeps_its_other_members(tmp_path):
+    import zipfile
+
+    path = tmp_path / "out.zip"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("out/m1/results_2024-01-01T00-00-00.json", good_lmeval("pretrained=m1"))
+        z.writestr("out/m2/results_2024-01-01T00-00-00.json", DEEP)
+    from analysis.lmeval_import import import_lmeval
+
+    result = import_lmeval([path])
+    assert set(result.frame["model"]) == {"m1"} and len(result.failures) == 1
+    assert "nested" in str(result.failures[0])
+
+
+@pytest.mark.parametrize("name", ["deep.json", "deep.jsonl"])
+def test_a_deep_results_file_is_refused_with_a_message_not_a_recursion_error(name):
+    from analysis.results_io import DataError, load_distillation_results
+
+    if name.endswith(".json"):
+        with pytest.raises(DataError, match="nested"):
+            load_distillation_results(DEEP, name=name)
+        return
+    good = b'{"student_params": "125M", "teacher_params": "1B", "metric": "val_loss", "value": 3.0}\n'
+    frame, report = load_distillation_results(good + DEEP + b"\n", name=name)
+    assert len(frame) == 1 and report.dropped[0].row == 2 and "nested" in report.dropped[0].reason
+
+
+def test_the_workspace_own_records_refuse_a_deep_json_cleanly(tmp_path):
+    from analysis.json_io import JsonError, read_json
+
+    (tmp_path / "spec.json").write_bytes(DEEP)
+    with pytest.raises(JsonError, match="spec.json: the JSON is nested too deeply"):
+        read_json(tmp_path / "spec.json")

@@ -18,22 +18,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from analysis import json_io
-from eval_runs.workspace import workspace_root
+from eval_runs.workspace import NAME_PATTERN, workspace_root
+from eval_runs.workspace import check_name as _check_name
 
 SWEEP_PREFIX = "sweep:"  # dataset key of a finished sweep: sweep:<name>
 PRESET_NAMES = ("cpu-tiny", "cpu-small", "gpu-small")  # eval_runs.sweep.PRESETS (not imported: keeps it light)
 FAMILIES = ("llama", "gpt2", "gpt_neox")
 DEVICES = ("cpu", "cuda")
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-
-
 def check_name(name: str, what: str = "sweep name") -> str:
-    """A folder-safe run name (letters, digits, . _ -; at most 64 characters), or ValueError saying so."""
-    name = (name or "").strip()
-    if not _NAME.match(name):
-        raise ValueError(f"{what} {name!r}: expected letters, digits, '.', '_' or '-' (up to 64 characters, "
-                         "starting with a letter or digit)")
-    return name
+    """A folder-safe run name (eval_runs.workspace.check_name), surrounding spaces ignored."""
+    return _check_name((name or "").strip(), what)
 
 
 def parse_sizes(text: str, what: str) -> list[int]:
@@ -225,7 +219,7 @@ def finished_sweeps(workspace=None) -> list[FinishedSweep]:
             state = json_io.read_json(status_path).get("state")
         except (OSError, ValueError):
             continue
-        if state == "succeeded" and _NAME.match(folder.name):
+        if state == "succeeded" and NAME_PATTERN.match(folder.name):
             out.append(FinishedSweep(folder.name, folder, str(status_path.stat().st_mtime_ns)))
     return out
 

@@ -46,6 +46,16 @@ def _stage_options(p: argparse.ArgumentParser, config_cls, *, size_fields: tuple
     add_dataclass_options(p, TokenizerConfig, prefix="tokenizer_")
 
 
+def name_arg(text: str) -> str:
+    """argparse type of every --name: a folder-safe name (eval_runs.workspace.check_name)."""
+    from eval_runs.workspace import check_name
+
+    try:
+        return check_name(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     from eval_runs.prune import PruneConfig
     from eval_runs.train_loop import TrainConfig
@@ -73,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p, device=False)
 
     p = sub.add_parser("pretrain", help="pretrain a teacher from scratch")
-    p.add_argument("--name", required=True, help="run folder name under <workspace>/runs/")
+    p.add_argument("--name", required=True, type=name_arg, help="run folder name under <workspace>/runs/")
     p.add_argument("--params", required=True, help="target parameter count, e.g. 1.1M")
     p.add_argument("--family", default="llama", help="llama | gpt2 | gpt_neox")
     _stage_options(p, TrainConfig, size_fields=("n_tokens", "eval_tokens"))
@@ -90,7 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("distill", help="distil a student folder from a teacher folder")
     p.add_argument("--teacher", required=True, help="local HF model folder")
     p.add_argument("--student", required=True, help="local HF model folder (e.g. from `prune`)")
-    p.add_argument("--name", required=True, help="run folder name under <workspace>/runs/")
+    p.add_argument("--name", required=True, type=name_arg, help="run folder name under <workspace>/runs/")
     p.add_argument("--init", default="pruned", help="how the student was made (recorded in the results rows)")
     _stage_options(p, TrainConfig, size_fields=("n_tokens", "eval_tokens"))
 

@@ -17,8 +17,11 @@ was found.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+from eval_runs.workspace import check_name
 
 SCHEMA_VERSION = 1
 EXECUTORS = ("local", "slurm")
@@ -41,6 +44,12 @@ class JobSpecError(ValueError):
     """A job spec that cannot run: bad executor, module, subcommand or path. The message says what to fix."""
 
 
+SLURM_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")  # partitions and accounts: no spaces, no newlines
+SLURM_CLUSTERS = ("slurm", "local", "debug")  # submitit's clusters
+SLURM_LIMITS = {"gpus_per_node": (0, 64), "timeout_min": (1, 60 * 24 * 365), "cpus_per_task": (1, 1024),
+                "mem_gb": (0, 1 << 16)}  # what a job may ask for: ranges no cluster's node exceeds
+
+
 @dataclass(frozen=True)
 class SlurmOptions:
     """Where a Slurm job runs; passed to submitit's AutoExecutor (generic names, slurm_* for the rest)."""
@@ -52,6 +61,22 @@ class SlurmOptions:
     cpus_per_task: int = 2  # CPU cores for the worker and its command
     mem_gb: int = 0  # memory in GB (0: the partition's default)
     cluster: str = "slurm"  # submitit cluster: slurm on a cluster; local or debug run the same code path here
+
+    def __post_init__(self) -> None:
+        """Every value is checked here, whoever built the options (a form, a link, a spec file on disk): submitit
+        writes partition and account into `#SBATCH --...=VALUE` lines of a bash script, so a newline there would
+        run the next line."""
+        for name in ("partition", "account"):
+            value = getattr(self, name)
+            if not isinstance(value, str) or (value and not SLURM_NAME.match(value)):
+                raise JobSpecError(f"slurm {name} {value!r}: expected a Slurm name (letters, digits, '.', '_', '-'; "
+                                   f"up to 64 characters) or empty for the cluster's default")
+        if self.cluster not in SLURM_CLUSTERS:
+            raise JobSpecError(f"slurm cluster {self.cluster!r}: expected one of {', '.join(SLURM_CLUSTERS)}")
+        for name, (lo, hi) in SLURM_LIMITS.items():
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+                raise JobSpecError(f"slurm {name} {value!r}: expected a whole number from {lo} to {hi}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -111,6 +136,11 @@ def build_job_spec(argv: list[str] | tuple[str, ...], *, workspace: str | os.Pat
     args = check_argv(argv, module)
     if module == "eval_runs":
         args = resolve_paths(args)
+        for name in _option_values(args, "--name"):
+            try:
+                check_name(name, "--name")
+            except ValueError as exc:
+                raise JobSpecError(str(exc)) from None
         if "--workspace" not in args:
             args += ["--workspace", str(ws)]
     run_ws = Path(_option_value(args, "--workspace") or ws)
@@ -172,6 +202,9 @@ def check_path(option: str, value: str) -> Path:
     """Resolve one user-typed path and check it is of the kind `option` needs; returns the resolved path."""
     if not value.strip():
         raise JobSpecError(f"{option}: empty path")
+    if value.startswith("-"):  # it would be read as an option of the job's command (--workspace=/etc)
+        raise JobSpecError(f"{option}: a path may not begin with '-' (found {value!r}); write ./{value} for a file "
+                           f"named so")
     path = Path(value).expanduser().resolve()
     if option == "--workspace":
         if path.exists() and not path.is_dir():
@@ -221,6 +254,10 @@ def _check_plan(path: Path) -> None:
         check_path("--teacher", p)
     for p in plan.corpus_paths:
         check_path("--corpus-paths", p)
+
+
+def _option_values(args: list[str], option: str) -> list[str]:
+    return [args[i + 1] for i, a in enumerate(args[:-1]) if a == option]
 
 
 def _option_value(args: list[str], option: str) -> str | None:

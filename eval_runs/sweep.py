@@ -22,7 +22,7 @@ from pathlib import Path
 
 from analysis.atomic_io import write_json_atomic
 from analysis.sizes import format_size, parse_size
-from eval_runs.workspace import workspace_root
+from eval_runs.workspace import check_name, workspace_root
 
 SCHEMA_VERSION = 1
 
@@ -102,7 +102,9 @@ def plan_from_dict(values: dict, *, source: str = "plan") -> SweepPlan:
                 out[key] = str(value)
         except (TypeError, ValueError) as exc:
             raise ValueError(f"{source}, key {key!r}: {exc}") from None
-    return SweepPlan(**out)
+    plan = SweepPlan(**out)
+    check_name(plan.name, f"{source}, key 'name'")
+    return plan
 
 
 def read_plan(path: str | Path) -> SweepPlan:
@@ -199,6 +201,7 @@ def run_sweep(plan: SweepPlan, *, workspace=None, device: str = "cpu", progress:
     dev = resolve_device(device)
     if plan.threads:
         torch.set_num_threads(plan.threads)
+    check_name(plan.name, "sweep name")  # the engine checks it too: a plan may come from anywhere
     root = workspace_root(workspace) / "sweeps" / plan.name
     root.mkdir(parents=True, exist_ok=True)
     sweep = RunFolder(root)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,21 @@ def workspace_root(workspace: str | os.PathLike | None = None) -> Path:
         raise NotADirectoryError(f"workspace {root} exists and is not a folder")
     root.mkdir(parents=True, exist_ok=True)
     return root
+
+
+# A name that becomes a folder of the workspace (a run, a sweep): never a path, never an option, never hidden.
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+def check_name(name: str, what: str = "name") -> str:
+    """A folder-safe name (letters, digits, '.', '_', '-'; up to 64 characters; starting with a letter or digit),
+    or ValueError saying so. Every entry point that turns a name into a folder calls it: the app's forms, the CLI,
+    the engine and the job runner, so `../../x`, `/tmp/x` or `--workspace=/etc` never becomes a path."""
+    text = name if isinstance(name, str) else ""
+    if not NAME_PATTERN.match(text) or ".." in text:
+        raise ValueError(f"{what} {name!r}: expected letters, digits, '.', '_' or '-' (up to 64 characters, "
+                         f"starting with a letter or digit; no '..')")
+    return text
 
 
 def content_hash(data: bytes) -> str:

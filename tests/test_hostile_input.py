@@ -10,6 +10,8 @@ import sys
 import pandas as pd
 import pytest
 
+from app_harness import open_app, texts, workspace  # noqa: F401 - fixture
+
 
 def run_cli(*args):
     return subprocess.run([sys.executable, "-m", "analysis", *map(str, args)], capture_output=True, text=True)
@@ -133,3 +135,69 @@ def test_the_workspace_own_records_refuse_a_deep_json_cleanly(tmp_path):
     (tmp_path / "spec.json").write_bytes(DEEP)
     with pytest.raises(JsonError, match="spec.json: the JSON is nested too deeply"):
         read_json(tmp_path / "spec.json")
+
+
+# ---------------------------------------------------------------------------------------------- jobs and names
+INJECTION = "proj\nrm -rf ~"
+
+
+@pytest.mark.parametrize("field", ["account", "partition"])
+def test_a_newline_in_a_slurm_field_never_reaches_the_batch_script(tmp_path, field, monkeypatch):
+    import submitit.slurm.slurm
+
+    from eval_runs.job_executors import SlurmExecutor
+    from eval_runs.job_spec import JobSpec, JobSpecError, SlurmOptions, build_job_spec
+
+    with pytest.raises(JobSpecError, match=f"slurm {field}"):
+        build_job_spec(["sweep", "--preset", "cpu-tiny"], workspace=tmp_path, executor="slurm",
+                       slurm={field: INJECTION})
+    # a spec written to disk by hand is checked again when read (the runner never trusts its own files)
+    good = build_job_spec(["sweep", "--preset", "cpu-tiny"], workspace=tmp_path, executor="slurm",
+                          slurm={field: "proj"}).to_dict()
+    good["slurm"][field] = INJECTION
+    with pytest.raises(JobSpecError):
+        JobSpec.from_dict(good)
+    # what a valid value becomes: one #SBATCH line and nothing else
+    monkeypatch.setattr(submitit.slurm.slurm.SlurmExecutor, "affinity", classmethod(lambda cls: 1))
+    ex = SlurmExecutor(SlurmOptions(**{field: "proj"})).make_submitit_executor(tmp_path / "submitit")
+    script = ex._executor._make_submission_file_text("echo job", "uid")
+    assert f"#SBATCH --{field}=proj" in script.splitlines()
+    assert "rm -rf" not in script
+
+
+def test_a_link_with_a_newline_in_the_slurm_account_launches_nothing(workspace):
+    at = open_app(page="views/runs.py", query={"r_exec": "slurm", "r_acct": INJECTION})
+    at.button(key="launch_sweep").click().run()
+    assert any("Not launched" in e and "slurm account" in e for e in texts(at.error)), texts(at.error)
+    from eval_runs.jobs import list_jobs
+
+    assert list_jobs() == []
+
+
+@pytest.mark.parametrize("value", ["--workspace=/etc", "-rf"])
+def test_a_path_that_begins_like_an_option_is_refused(tmp_path, value):
+    from eval_runs.job_spec import JobSpecError, build_job_spec
+
+    with pytest.raises(JobSpecError, match="begin with '-'|needs a value"):
+        build_job_spec(["prune", "--teacher", value, "--params", "100K", "--out", str(tmp_path / "s")],
+                       workspace=tmp_path)
+
+
+@pytest.mark.parametrize("name", ["../../x", "/tmp/x", "..", ".hidden", "a/b", "x\ny"])
+def test_names_cannot_leave_the_workspace_from_any_entry_point(tmp_path, name):
+    from eval_runs.job_spec import JobSpecError, build_job_spec
+    from eval_runs.sweep import PRESETS, run_sweep
+    from eval_runs.workspace import check_name
+
+    with pytest.raises(ValueError):
+        check_name(name)
+    with pytest.raises(JobSpecError, match="--name"):
+        build_job_spec(["sweep", "--preset", "cpu-tiny", "--name", name], workspace=tmp_path)
+    from dataclasses import replace
+
+    with pytest.raises(ValueError, match="sweep name"):
+        run_sweep(replace(PRESETS["cpu-tiny"], name=name), workspace=tmp_path, progress=False)
+    proc = subprocess.run([sys.executable, "-m", "eval_runs", "sweep", "--preset", "cpu-tiny", "--name", name,
+                           "--workspace", str(tmp_path)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert not (tmp_path.parent / "x").exists() and not any(tmp_path.glob("sweeps/*"))

@@ -17,8 +17,9 @@ $(STAMP): requirements.txt
 	$(PY) -m pip install --quiet -r requirements.txt
 	touch $(STAMP)
 
+# python -m app passes the safe server settings (localhost, allowed hosts, no statistics) from any folder
 app: setup
-	$(PY) -m streamlit run app/main.py
+	$(PY) -m app
 
 # Debian's chromium drives the real-browser test and the PNG/SVG export (kaleido); installed once, as root.
 browser:

@@ -46,8 +46,9 @@ def running_app(*, workspace: str | os.PathLike | None = None, port: int | None 
     if workspace is not None:
         env["CAPGAP_HOME"] = str(workspace)
     env.setdefault("BROWSER_PATH", CHROMIUM)  # kaleido (PNG/SVG export) finds Chromium through this
-    cmd = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app" / "main.py"), "--server.port", str(port),
-           "--server.headless", "true", "--server.address", "localhost", "--browser.gatherUsageStats", "false"]
+    from app.__main__ import server_flags
+
+    cmd = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app" / "main.py"), *server_flags(port=port)]
     log = open(log_path, "wb") if log_path else subprocess.DEVNULL
     process = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://localhost:{port}"

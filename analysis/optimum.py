@@ -35,7 +35,7 @@ For each group (family x data_tokens x student_params) of one metric:
    tested teacher (Gupta's subset selection with Bonferroni: teacher j is kept when m_j - m_i <= q se_ij for every
    other teacher i, q the one-sided t quantile at alpha / (K - 1); se_ij from the moderated cell variances of step
    5, or, with one run everywhere, from the pseudo-residuals of consecutive teachers, Gasser, Sroka &
-   Jennen-Steinmetz 1986, Biometrika 73:625). It holds the best tested teacher with probability >= 1 - alpha
+   Jennen-Steinmetz 1986, Biometrika 73:625, by their median: robust to the curve's own bend). It holds the best tested teacher with probability >= 1 - alpha
    whatever the curve's shape.
 7. The interval of T* (ci_lower, ci_upper) is the grid around the tied teachers: from the tested teacher just below
    the smallest tied one to the one just above the largest. For any curve that falls then rises (unimodal: no
@@ -77,6 +77,7 @@ MIN_TEACHERS_PARABOLA = 3  # a quadratic needs 3 distinct teachers
 MIN_TEACHERS_RESIDUAL_BOOTSTRAP = 5  # quadratic (3 params) + >= 2 residual degrees of freedom to resample
 POOLED_DF = 2.0  # prior degrees of freedom given to the group's variance (module docstring, step 5; chosen on
 #                  planted-law simulations with equal and unequal noise: bench/coverage_study.py)
+_CHI2_1_MEDIAN = 0.454936423119572  # median of a chi-square variable with 1 degree of freedom
 _DRAWS_PER_CHUNK = 2_000_000  # bootstrap random draws held at once (16 MB per float64 array)
 
 OPTIMA_COLUMNS = ["family", "data_tokens", "student_params", "teacher_params", "ci_lower", "ci_upper", "method",
@@ -521,7 +522,10 @@ def _variance_source(lay: _Layout, means: np.ndarray) -> tuple[np.ndarray, np.nd
         n_res += e.size
     if n_res == 0:
         return np.full(lay.group_start.size, np.nan), np.zeros(lay.group_start.size), "none"
-    s_pseudo = float(np.mean(np.concatenate(resid) ** 2))
+    # the median of the squared pseudo-residuals over its value for pure noise (chi-square(1) median, 0.4549): a
+    # curve's own bend inflates the pseudo-residuals where it is steep (far from the optimum), and the median
+    # leaves those few out where a mean would take the bend for noise and tie every teacher
+    s_pseudo = float(np.median(np.concatenate(resid) ** 2) / _CHI2_1_MEDIAN)
     return np.full(lay.group_start.size, s_pseudo), np.full(lay.group_start.size, float(n_res)), "pseudo_residuals"
 
 

@@ -80,6 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("results", help="export every finished run's rows (distillation-results contract) to CSV")
     p.add_argument("--out", required=True, help="CSV file to write")
+    p.add_argument("--sweep", type=name_arg, help="only this sweep's rows")
+    p.add_argument("--pool-sweeps", action="store_true",
+                   help="keep the families of several sweeps as they are (default: family/sweep, kept apart)")
     _common(p, device=False)
 
     p = sub.add_parser("pretrain", help="pretrain a teacher from scratch")
@@ -207,7 +210,7 @@ def run(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "results":
         from eval_runs.results import write_results_csv
-        n = write_results_csv(args.workspace, args.out)
+        n = write_results_csv(args.workspace, args.out, sweep=args.sweep, pool_sweeps=args.pool_sweeps)
         print(f"wrote {n} rows to {Path(args.out).resolve()}")
         return 0
 

@@ -279,5 +279,6 @@ def result_rows(result: dict, *, run_id: str, family: str, data: Data) -> list[d
             "corpus_hash": data.corpus.content_hash, "tokenizer_hash": data.tokens.tokenizer_hash,
             "code_version": code_version(), "device": result["device"], "wall_seconds": result["wall_seconds"],
             "student_params_actual": int(result["student_params"]),
+            "sweep": result.get("sweep", ""), "teacher_tokens": result.get("teacher_tokens"),
         })
     return rows

@@ -1,7 +1,13 @@
-"""Collecting the distillation-results rows of every finished run in a workspace into one table (CSV)."""
+"""Collecting the distillation-results rows of every finished run in a workspace into one table (CSV).
+
+Each row says which sweep made it (`sweep`, from the row or from its folder <workspace>/sweeps/<name>/, "" for a
+run outside any sweep) and the teachers' pretraining budget (`teacher_tokens`, where recorded). Two sweeps that
+differ only in a setting the contract has no column for would otherwise export identical keys and be analysed
+as seeds of one run: so when the table holds several sweeps their rows are kept apart as families
+(`family/sweep`), unless the caller pools them (`pool_sweeps`, `--pool-sweeps`).
+"""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from analysis import json_io
@@ -9,40 +15,55 @@ from eval_runs.workspace import workspace_root
 
 CONTRACT_COLUMNS = ["student_params", "teacher_params", "metric", "value", "higher_is_better", "family",
                     "data_tokens", "seed", "run_id", "source", "teacher_name", "student_name", "student_init",
-                    "teacher_value"]
+                    "teacher_value", "sweep", "teacher_tokens"]
+
+
+def _sweep_of(path: Path, root: Path) -> str:
+    """The sweep a result.json belongs to, from its folder (<root>/sweeps/<name>/...), or ""."""
+    parts = path.relative_to(root).parts
+    return parts[1] if len(parts) > 2 and parts[0] == "sweeps" else ""
 
 
 def collect_rows(workspace=None) -> list[dict]:
-    """Rows from every result.json under the workspace that carries them, in path order."""
+    """Rows from every result.json under the workspace that carries them, in path order, each with its sweep."""
     rows = []
-    for path in sorted(workspace_root(workspace).rglob("result.json")):
+    root = workspace_root(workspace)
+    for path in sorted(root.rglob("result.json")):
         try:
             result = json_io.read_json(path)
-        except (OSError, json.JSONDecodeError):
-            continue  # a run being written; atomic writes make this rare
-        rows.extend(result.get("rows", []))
+        except (OSError, ValueError):
+            continue  # a run being written (atomic writes make this rare), or a file that is not ours
+        sweep = _sweep_of(path, root)
+        rows.extend({**row, "sweep": row.get("sweep") or sweep} for row in result.get("rows", [])
+                    if isinstance(row, dict))
     return rows
 
 
-def results_frame(workspace=None):
-    """The rows as a DataFrame with the contract columns first."""
+def results_frame(workspace=None, *, sweep: str | None = None, pool_sweeps: bool = False):
+    """The rows as a DataFrame with the contract columns first; only `sweep`'s rows when given. Rows of several
+    sweeps get `family` = "family/sweep" (kept apart) unless `pool_sweeps`."""
     import pandas as pd
 
     rows = collect_rows(workspace)
     frame = pd.DataFrame(rows)
     if frame.empty:
         return pd.DataFrame(columns=CONTRACT_COLUMNS)
+    if sweep is not None:
+        frame = frame[frame["sweep"] == sweep]
+    if not pool_sweeps and frame["sweep"].nunique() > 1:
+        frame = frame.assign(family=[f"{f}/{s}" if s else str(f) for f, s in zip(frame["family"], frame["sweep"])])
     extra = [c for c in frame.columns if c not in CONTRACT_COLUMNS]
-    return frame[[c for c in CONTRACT_COLUMNS if c in frame.columns] + extra]
+    return frame[[c for c in CONTRACT_COLUMNS if c in frame.columns] + extra].reset_index(drop=True)
 
 
-def write_results_csv(workspace, out: str | Path) -> int:
-    """Write every finished run's rows to `out`; returns the number of rows. Raises if there are none."""
+def write_results_csv(workspace, out: str | Path, *, sweep: str | None = None, pool_sweeps: bool = False) -> int:
+    """Write the finished runs' rows to `out` (results_frame); returns the number of rows. Raises if none."""
     from analysis.atomic_io import write_text_atomic
     from analysis.csv_safe import to_safe_csv
 
-    frame = results_frame(workspace)
+    frame = results_frame(workspace, sweep=sweep, pool_sweeps=pool_sweeps)
     if frame.empty:
-        raise ValueError(f"no finished runs with results under {workspace_root(workspace)}")
+        what = f"of sweep {sweep!r} " if sweep else ""
+        raise ValueError(f"no finished runs {what}with results under {workspace_root(workspace)}")
     write_text_atomic(out, to_safe_csv(frame))
     return len(frame)

@@ -274,6 +274,7 @@ def run_sweep(plan: SweepPlan, *, workspace=None, device: str = "cpu", progress:
                                                StudentPlan(p.student_params, p.init, seed),
                                                {"teacher_name": label, "teacher_dir": str(run.model_dir),
                                                 "importance": plan.importance, "sweep": plan.name,
+                                                "teacher_tokens": plan.teacher_tokens,
                                                 "student_shape": shape.to_dict()}))
                 sweep.log(f"distilling {len(students)} students from {label} on {d:,} tokens (seed {seed})")
                 sweep.write_status("running", stage=f"distill from {label}, D={format_size(d)}", step=n_done(),

@@ -201,3 +201,27 @@ def test_names_cannot_leave_the_workspace_from_any_entry_point(tmp_path, name):
                            "--workspace", str(tmp_path)], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert not (tmp_path.parent / "x").exists() and not any(tmp_path.glob("sweeps/*"))
+
+
+def test_two_sweeps_that_differ_only_in_an_unexported_setting_are_kept_apart(tmp_path):
+    from analysis.results_io import load_distillation_results
+    from eval_runs.results import results_frame
+
+    row = dict(student_params=100_000, teacher_params=400_000, metric="val_loss", value=3.4, higher_is_better=False,
+               family="llama", data_tokens=204_800, seed=0, run_id="s100K_t400K", source="eval_runs")
+    for sweep, tokens, value in (("short-teachers", 600_000, 3.40), ("long-teachers", 2_000_000, 3.30)):
+        folder = tmp_path / "sweeps" / sweep / "students" / "s100K_t400K"
+        folder.mkdir(parents=True)
+        (folder / "result.json").write_text(json.dumps({"rows": [{**row, "value": value,
+                                                                  "teacher_tokens": tokens}]}))
+    frame = results_frame(tmp_path)
+    assert sorted(frame["sweep"]) == ["long-teachers", "short-teachers"]
+    assert sorted(frame["family"]) == ["llama/long-teachers", "llama/short-teachers"]  # not two seeds of one run
+    assert set(results_frame(tmp_path, pool_sweeps=True)["family"]) == {"llama"}
+    assert list(results_frame(tmp_path, sweep="long-teachers")["value"]) == [3.30]
+    out = tmp_path / "r.csv"
+    proc = subprocess.run([sys.executable, "-m", "eval_runs", "results", "--workspace", str(tmp_path), "--out",
+                           str(out)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    loaded, _ = load_distillation_results(out)
+    assert loaded["family"].nunique() == 2

@@ -20,6 +20,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 import socket
 import sqlite3
 import time
@@ -106,6 +107,19 @@ def read_status(job_dir: Path) -> dict:
     return {}
 
 
+LOW_DISK_BYTES = 64 * 2**20  # below this much free space a job's failure is most likely the full disk
+
+
+def _disk_note(folder: Path) -> str:
+    """'; the disk holding the job has only 1.2 MB free (a full disk stops any job)' when it is nearly full."""
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        return ""
+    return (f"; the disk holding the job has only {free / 2**20:.1f} MB free (a full disk stops any job: free "
+            f"space and resume it)") if free < LOW_DISK_BYTES else ""
+
+
 def update_status(job_dir: Path, **fields) -> dict:
     """Merge `fields` into status.json (atomic write) and return the new status."""
     status = {"schema_version": SCHEMA_VERSION, **read_status(job_dir), **fields, "updated_at": now_iso()}
@@ -168,9 +182,12 @@ class JobRegistry:
         self.root = self.workspace / JOBS_DIR
         self.root.mkdir(parents=True, exist_ok=True)
         self.db_path = self.root / DB_NAME
-        self._execute("""CREATE TABLE IF NOT EXISTS jobs (
-            job_id TEXT PRIMARY KEY, created_at TEXT NOT NULL, executor TEXT NOT NULL, module TEXT NOT NULL,
-            argv TEXT NOT NULL, state TEXT NOT NULL, external_id TEXT, updated_at TEXT NOT NULL)""")
+        try:
+            self._execute("""CREATE TABLE IF NOT EXISTS jobs (
+                job_id TEXT PRIMARY KEY, created_at TEXT NOT NULL, executor TEXT NOT NULL, module TEXT NOT NULL,
+                argv TEXT NOT NULL, state TEXT NOT NULL, external_id TEXT, updated_at TEXT NOT NULL)""")
+        except (sqlite3.OperationalError, sqlite3.DatabaseError):  # a full disk: the jobs stay readable from
+            pass  # their folders; creating a job then fails with SQLite's own message
 
     # ---- SQLite with retries
     def _connect(self) -> sqlite3.Connection:
@@ -230,15 +247,23 @@ class JobRegistry:
         update_status(self.job_dir(job_id), external_id=external_id)
 
     def sync_state(self, job_id: str, state: str) -> None:
-        self._execute("UPDATE jobs SET state=?, updated_at=? WHERE job_id=? AND state<>?",
-                      (state, now_iso(), job_id, state))
+        """Mirror a job's state into SQLite; best effort: status.json is the truth, and a full or failing disk
+        must not make `jobs list` unreadable (the next listing mirrors it once the disk takes writes again)."""
+        try:
+            self._execute("UPDATE jobs SET state=?, updated_at=? WHERE job_id=? AND state<>?",
+                          (state, now_iso(), job_id, state))
+        except (sqlite3.OperationalError, sqlite3.DatabaseError, OSError):
+            pass
 
     def spec(self, job_id: str) -> JobSpec:
         return JobSpec.from_dict(json_io.read_json(self.job_dir(job_id) / "spec.json"))
 
     def job_ids(self) -> list[str]:
         """Every job id, oldest first (rows of the registry, plus job folders it misses, e.g. a lost insert)."""
-        rows = [r[0] for r in self._execute("SELECT job_id FROM jobs ORDER BY created_at, job_id")]
+        try:
+            rows = [r[0] for r in self._execute("SELECT job_id FROM jobs ORDER BY created_at, job_id")]
+        except (sqlite3.OperationalError, sqlite3.DatabaseError):  # disk I/O error, a damaged file: the folders
+            rows = []
         known = set(rows)
         extra = sorted(p.name for p in self.root.iterdir()
                        if p.is_dir() and _JOB_ID.match(p.name) and p.name not in known and (p / "spec.json").exists())
@@ -272,9 +297,13 @@ class JobRegistry:
                 status = read_status(folder)  # the worker may have written its final status just now
                 if status.get("state") not in FINAL_STATES:
                     cancelled = (folder / "cancel").exists()
-                    status = update_status(
-                        folder, state="cancelled" if cancelled else "failed", finished_at=now_iso(),
-                        message=("cancelled; " if cancelled else "") + reason + "; see the last log lines")
+                    fields = dict(state="cancelled" if cancelled else "failed", finished_at=now_iso(),
+                                  message=("cancelled; " if cancelled else "") + reason + _disk_note(folder)
+                                  + "; see the last log lines")
+                    try:
+                        status = update_status(folder, **fields)
+                    except OSError:  # the disk is full: say so now, write it when space allows (next listing)
+                        status = {**status, **fields}
         self.sync_state(job_id, status.get("state", "queued"))
         return status
 

@@ -97,9 +97,15 @@ def _save_checkpoint(trainees: list[Trainee], step: int) -> None:
         final = t.run.path / f"checkpoint-{step}"
         tmp = t.run.path / f".checkpoint-{step}.tmp"
         shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        save_model(t.model, str(tmp / "model.safetensors"))
-        torch.save(t.optimizer.state_dict(), tmp / "optimizer.pt")
+        try:
+            tmp.mkdir(parents=True)
+            save_model(t.model, str(tmp / "model.safetensors"))
+            torch.save(t.optimizer.state_dict(), tmp / "optimizer.pt")
+        except (OSError, RuntimeError) as exc:  # a full disk: torch.save raises RuntimeError around the OSError
+            shutil.rmtree(tmp, ignore_errors=True)  # no half-written checkpoint is left; the last whole one stays
+            free = shutil.disk_usage(t.run.path).free / 2**20
+            raise OSError(f"could not write checkpoint {step} of {t.run.path.name} ({exc}); {free:.1f} MB free "
+                          f"on its disk: free space, then resume (the last complete checkpoint is kept)") from None
         shutil.rmtree(final, ignore_errors=True)
         tmp.rename(final)
     for t in trainees:  # only now drop older checkpoints: a kill above leaves a complete older one

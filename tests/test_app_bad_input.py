@@ -62,7 +62,26 @@ RESULTS_FILES = [
      b'{"student_params": "350M", "teacher_params": "900M", "metric": "val_loss", "value": 2.4}\n', "object"),
     ("CSV bytes named .parquet", "table.parquet", GOOD, "parquet"),
     ("Latin-1 text", "latin1.csv", _csv(HEADER, *REST).replace(b"simulated", b"simul\xe9", 1), "utf-8"),
+    ("JSON nested 1,000 levels", "deep.json", ("[" * 1000 + "]" * 1000).encode(), "nested"),
+    ("sizes in millions without a unit", "bare.csv",
+     _csv("student_params,teacher_params,metric,value", "70,160,val_loss,3.1", "70,410,val_loss,3.0"),
+     "not a model size"),
+    ("a decimal comma with a unit", "comma.csv",
+     _csv("student_params,teacher_params,metric,value", "\"0,125B\",1B,val_loss,3.1"), "decimal comma"),
+    ("a loss marked higher-is-better", "direction_against_name.csv",
+     _csv("student_params,teacher_params,metric,value,higher_is_better", "125M,350M,val_loss,3.1,true",
+          "125M,1B,val_loss,3.0,true"), "its name says lower is better"),
 ]
+
+
+def test_every_value_equal_gives_no_optimum_and_no_law_on_the_law_page(workspace):
+    flat = _csv("student_params,teacher_params,metric,value",
+                *[f"{s},{t},val_loss,3.0" for s in ("100M", "200M", "400M") for t in ("300M", "600M", "1.2B", "2.4B")])
+    at = upload(open_app(), "flat.csv", flat)
+    at.switch_page("views/law.py").run()
+    assert_no_traceback(at)
+    assert "cannot be told apart" in _messages(at) and "no law" in _messages(at)
+    assert not any(m.label == "Slope k" for m in at.metric)
 
 
 def _messages(at) -> str:

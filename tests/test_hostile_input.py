@@ -225,3 +225,50 @@ def test_two_sweeps_that_differ_only_in_an_unexported_setting_are_kept_apart(tmp
     assert proc.returncode == 0, proc.stderr
     loaded, _ = load_distillation_results(out)
     assert loaded["family"].nunique() == 2
+
+
+# ---------------------------------------------------------------------------------------------- a full disk
+def test_a_full_disk_while_checkpointing_leaves_no_half_checkpoint_and_says_why(tmp_path, monkeypatch):
+    import torch
+
+    from eval_runs import train_loop
+    from eval_runs.run_folder import RunFolder
+
+    run = RunFolder(tmp_path / "run")
+    run.path.mkdir(parents=True)
+    model = torch.nn.Linear(4, 4)
+    trainee = train_loop.Trainee(run=run, model=model, optimizer=torch.optim.SGD(model.parameters(), lr=0.1))
+    train_loop._save_checkpoint([trainee], 10)
+
+    def full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(torch, "save", full)
+    with pytest.raises(OSError, match="could not write checkpoint 20 of run .*No space left.*MB free"):
+        train_loop._save_checkpoint([trainee], 20)
+    names = sorted(p.name for p in run.path.iterdir())
+    assert names == ["checkpoint-10"]  # the last whole checkpoint, and nothing half-written beside it
+
+
+def test_the_jobs_cli_stays_readable_when_sqlite_and_the_disk_fail(tmp_path, monkeypatch):
+    import sqlite3
+
+    from eval_runs import job_registry
+    from eval_runs.jobs import list_jobs, submit_job
+
+    ws = tmp_path / "ws"
+    job_id = submit_job(["--steps", "1", "--seconds", "0"], workspace=ws, module="eval_runs.job_probe")
+    folder = job_registry.JobRegistry(ws).job_dir(job_id)
+    job_registry.update_status(folder, state="running", pid=2 ** 22 + 12345)  # a worker that is gone
+
+    def broken(*args, **kwargs):
+        raise sqlite3.OperationalError("disk I/O error")
+
+    def no_space(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(job_registry.JobRegistry, "_connect", broken)
+    monkeypatch.setattr(job_registry, "write_json_atomic", no_space)
+    jobs = list_jobs(ws)  # neither the registry nor status.json can be written: still listed, with the reason
+    assert [j.job_id for j in jobs] == [job_id]
+    assert jobs[0].status == "failed" and "ended without writing a final status" in jobs[0].message

@@ -7,8 +7,9 @@ Modules, one concept each:
   lmeval_import  read lm-eval results JSON of every layout 0.3 - 0.4.x into the benchmark table
   benchmarks     the benchmark table contract, the bundled MiniMA table, model comparisons
   simulate       planted-law simulated distillation results (the bundled stand-in dataset, tests, benches)
-  optimum        the optimal teacher per student (argmin / log-parabola vertex, bootstrap CI)
-  law            the law fit T*(S) in three forms, its results object and the pipeline bootstrap
+  optimum        the optimal teacher per student: best teacher, the teachers tied with it, the grid interval
+  collapse       the one-stage law fit of every curve at once (curve collapse), the default law
+  law            the law per (family, data_tokens); the paper's two-stage fit, its pipeline bootstrap; slope tests
   caveats        Warning subclasses for statistical caveats shown to users
   reported_law   the law as reported by Zhang et al. (ACL 2025)
   catalog        real checkpoints and their parameter counts; ranking teachers for a student
@@ -16,7 +17,55 @@ Modules, one concept each:
   figures        plotly figures (pure functions)
   atomic_io      atomic file writes
   json_safe      JSON-ready numbers (None for NaN) for every to_dict and --json output
+  json_io        the depth-limited JSON parser every reader uses
+  csv_safe       CSV cells a spreadsheet would run, neutralised
 CLI: `python -m analysis --help`.
+
+The names a notebook needs are importable from here (loaded on first use, so `import analysis` stays light):
+
+    from analysis import load_results, find_optima, fit_laws, fit_collapse, fit_law, what_if
 """
+from __future__ import annotations
+
+import importlib
 
 __version__ = "0.1.0"
+
+# public name -> the module that defines it (the one list of the library's surface)
+_PUBLIC = {
+    "load_results": ("results_io", "load_distillation_results"),
+    "load_distillation_results": ("results_io", "load_distillation_results"),
+    "load_example_results": ("results_io", "load_example_results"),
+    "DataError": ("results_io", "DataError"),
+    "find_optima": ("optimum", "find_optima"),
+    "fit_laws": ("law", "fit_laws"),
+    "fit_law": ("law", "fit_law"),
+    "compare_forms": ("law", "compare_forms"),
+    "bootstrap_law": ("law", "bootstrap_law"),
+    "slope_difference_test": ("law", "slope_difference_test"),
+    "fit_collapse": ("collapse", "fit_collapse"),
+    "compare_collapse_forms": ("collapse", "compare_collapse_forms"),
+    "LawRefused": ("collapse", "LawRefused"),
+    "what_if": ("whatif", "whatif"),  # not "whatif": that name is the module analysis.whatif
+    "best_served_student": ("whatif", "best_served_student"),
+    "load_reported_law": ("reported_law", "load_reported_law"),
+    "load_catalog": ("catalog", "load_catalog"),
+    "simulate_distillation": ("simulate", "simulate_distillation"),
+    "import_lmeval": ("lmeval_import", "import_lmeval"),
+    "parse_size": ("sizes", "parse_size"),
+    "format_size": ("sizes", "format_size"),
+    "figures": ("figures", None),
+}
+__all__ = sorted(_PUBLIC)
+
+
+def __getattr__(name: str):
+    if name not in _PUBLIC:
+        raise AttributeError(f"module 'analysis' has no attribute {name!r}")
+    module_name, attr = _PUBLIC[name]
+    module = importlib.import_module(f"analysis.{module_name}")
+    return module if attr is None else getattr(module, attr)
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_PUBLIC))

@@ -350,7 +350,7 @@ class CollapseFit:
         positive where the law is), obs_ci_* (where a new student's optimum would fall: adds the law's scatter)."""
         alpha = self.alpha if alpha is None else _check_alpha(alpha)
         s = _positive(student_params, "student_params")
-        self._note_extrapolation(s)
+        caveats = self._note_extrapolation(s)
         mu, se = self._log_pred(s)
         q = self._q(alpha)
         lin_ok = np.ones(s.size, dtype=bool)
@@ -362,7 +362,9 @@ class CollapseFit:
         with np.errstate(over="ignore"):
             out = pd.DataFrame({k: np.where(lin_ok, np.exp(v) * _UNIT, np.nan) for k, v in cols.items()},
                                index=pd.Index(s, name="student_params"))
-        return out[PREDICTION_COLUMNS]
+        out = out[PREDICTION_COLUMNS]
+        out.attrs["caveats"] = caveats  # the prediction carries its caveats; the fit is not changed
+        return out
 
     def invert(self, teacher_params, alpha: float | None = None) -> pd.DataFrame:
         """The student each teacher serves best (raw params; columns as predict): the root of the law, and the
@@ -378,17 +380,14 @@ class CollapseFit:
                              ("obs_ci_upper", "obs_ci_lower")):
                 out[col][i] = _crossing(grid, band[src].to_numpy(), ti)
         frame = pd.DataFrame(out, index=pd.Index(t, name="teacher_params"))[PREDICTION_COLUMNS]
-        self._note_extrapolation(frame["mean"].to_numpy())
+        frame.attrs["caveats"] = self._note_extrapolation(frame["mean"].to_numpy())
         return frame
 
     def predict_quiet(self, student_params, alpha: float | None = None) -> pd.DataFrame:
         """predict without the extrapolation caveat (for curves drawn across a range)."""
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ExtrapolationWarning)
-            caveats = list(self.caveats)
-            out = self.predict(student_params, alpha)
-            self.caveats[:] = caveats
-        return out
+            return self.predict(student_params, alpha)
 
     @property
     def fitted(self) -> pd.Series:
@@ -468,6 +467,16 @@ class CollapseFit:
         return _shape(np.asarray(x, dtype=float), self.linex_rate, float(self.theta[-1]))
 
     # -- reporting
+    def __repr__(self) -> str:
+        from analysis.law import fit_repr
+
+        return fit_repr(self, "one-stage")
+
+    def _repr_html_(self) -> str:
+        from analysis.law import fit_repr_html
+
+        return fit_repr_html(self, "one-stage")
+
     def summary(self) -> str:
         level = f"{100 * (1 - self.alpha):g}%"
         s = self.optima["student_params"]

@@ -239,15 +239,16 @@ class LawFit:
         return float(self.results.bic) + self._jacobian()
 
     # -- predictions
-    def _note_extrapolation(self, sizes: np.ndarray, stacklevel: int = 3) -> None:
-        """Record and warn an ExtrapolationWarning for sizes far outside the fitted students."""
+    def _note_extrapolation(self, sizes: np.ndarray, stacklevel: int = 3) -> list:
+        """Warn an ExtrapolationWarning for sizes far outside the fitted students and return it (in a list, for the
+        prediction's attrs["caveats"]); the fit itself is never changed."""
         lo, hi = float(self._s.min()), float(self._s.max())
         far = sizes[np.isfinite(sizes) & ((sizes > EXTRAPOLATION_FACTOR * hi) | (sizes < lo / EXTRAPOLATION_FACTOR))]
-        if far.size:
-            cav = ExtrapolationWarning.for_students(np.unique(far), lo, hi, EXTRAPOLATION_FACTOR)
-            if cav not in self.caveats:
-                self.caveats.append(cav)
-            warnings.warn(cav, stacklevel=stacklevel)
+        if not far.size:
+            return []
+        cav = ExtrapolationWarning.for_students(np.unique(far), lo, hi, EXTRAPOLATION_FACTOR)
+        warnings.warn(cav, stacklevel=stacklevel)
+        return [cav]
 
     def predict(self, student_params, alpha: float | None = None) -> pd.DataFrame:
         """T* (raw params) for each student: mean, mean_ci_lower/upper (confidence band), obs_ci_lower/upper
@@ -256,7 +257,7 @@ class LawFit:
         average weight. Warns (ExtrapolationWarning) far outside the fitted students."""
         alpha = self.alpha if alpha is None else _check_alpha(alpha)
         s = _positive(student_params, "student_params")
-        self._note_extrapolation(s)
+        caveats = self._note_extrapolation(s)
         exog = _design(self.form, s / _UNIT)
         if self.df_resid > 0:
             frame = self.results.get_prediction(exog).summary_frame(alpha=alpha)
@@ -266,7 +267,9 @@ class LawFit:
             cols = {c: (mean if c == "mean" else np.full(s.size, np.nan)) for c in PREDICTION_COLUMNS}
         out = pd.DataFrame({c: _to_params(self.form, v) for c, v in cols.items()},
                            index=pd.Index(s, name="student_params"))
-        return out[PREDICTION_COLUMNS]
+        out = out[PREDICTION_COLUMNS]
+        out.attrs["caveats"] = caveats  # the prediction carries its caveats; the fit is not changed
+        return out
 
     def invert(self, teacher_params, alpha: float | None = None) -> pd.DataFrame:
         """The student size each teacher best serves (raw params), with the same columns as predict (index
@@ -299,10 +302,16 @@ class LawFit:
             for k in ("mean_ci_lower", "obs_ci_lower"):
                 out[k] = np.where(out[k] < 0, 0.0, out[k])
         frame = pd.DataFrame(out, index=pd.Index(t, name="teacher_params"))[PREDICTION_COLUMNS]
-        self._note_extrapolation(frame["mean"].to_numpy())
+        frame.attrs["caveats"] = self._note_extrapolation(frame["mean"].to_numpy())
         return frame
 
     # -- reporting
+    def __repr__(self) -> str:
+        return fit_repr(self, "two-stage")
+
+    def _repr_html_(self) -> str:
+        return fit_repr_html(self, "two-stage")
+
     def summary(self) -> str:
         """A readable text table: equation, fit, params with intervals, R^2/AIC/BIC, caveats."""
         level = f"{100 * (1 - self.alpha):g}%"
@@ -341,6 +350,28 @@ class LawFit:
             "r2": json_number(self.rsquared),
             "optima": optima_records(self.optima),
         }
+
+
+def fit_repr(fit, method: str) -> str:
+    """One line: 'LawFit(linear, one-stage, val_loss: slope 2.43 [1.83, 3.28]; 6 students)'."""
+    ci = fit.conf_int()
+    name = fit.params.index[-1] if fit.form == "power" else fit.params.index[0]
+    lo, hi = ci.at[name, "lower"], ci.at[name, "upper"]
+    return (f"{type(fit).__name__}({fit.form}, {method}, {fit.metric}: {name} {fit.params[name]:.4g} "
+            f"[{_fmt_number(lo)}, {_fmt_number(hi)}]; {fit.nobs} students)")
+
+
+def fit_repr_html(fit, method: str) -> str:
+    """A small HTML table of the params and their intervals, for notebooks (text escaped)."""
+    import html
+
+    ci = fit.conf_int()
+    level = f"{100 * (1 - fit.alpha):g}%"
+    rows = "".join(f"<tr><td>{html.escape(str(n))}</td><td>{_fmt_number(v)}</td><td>{_fmt_number(ci.at[n, 'lower'])}"
+                   f"</td><td>{_fmt_number(ci.at[n, 'upper'])}</td></tr>" for n, v in fit.params.items())
+    caption = html.escape(f"{EQUATIONS[fit.form]} ({method}, {fit.metric}; {fit.nobs} students)")
+    return (f"<table><caption>{caption}</caption><tr><th>param</th><th>estimate</th><th>{level} lower</th>"
+            f"<th>{level} upper</th></tr>{rows}</table>")
 
 
 def _fmt_number(x: float) -> str:
@@ -505,7 +536,7 @@ def fit_law(optima: pd.DataFrame, *, form: str = "linear", alpha: float = 0.05, 
     return fit
 
 
-def compare_forms(optima: pd.DataFrame, alpha: float = 0.05, *, weights: str = "none") -> pd.DataFrame:
+def compare_forms(optima: pd.DataFrame, *, alpha: float = 0.05, weights: str = "none") -> pd.DataFrame:
     """Fit the three forms; one row per form: form, n_points, r2, aic, bic, delta_aic (to the best), and for each
     parameter NAME of any form the columns NAME, NAME_ci_lower, NAME_ci_upper (NaN where the form lacks it).
     The power form's exponent interval tests exponent = 1 (proportionality). Caveats are emitted once."""
@@ -586,13 +617,15 @@ class LawBootstrap:
         """As LawFit.predict: mean = the point fit; mean_ci_* = percentiles of the resampled laws at S;
         obs_ci_* = percentiles of resampled law + N(0, residual variance of the point fit) (a new optimum)."""
         s = _positive(student_params, "student_params")
-        self.fit._note_extrapolation(s, stacklevel=4)
+        caveats = self.fit._note_extrapolation(s, stacklevel=4)
         mean = _to_params(self.form, _design(self.form, s / _UNIT) @ np.asarray(self.fit.results.params))
         eta = self._eta(s)
         mlo, mhi = self._pct(_to_params(self.form, eta), alpha, axis=1)
         olo, ohi = self._pct(_to_params(self.form, eta + self.obs_noise), alpha, axis=1)
-        return pd.DataFrame({"mean": mean, "mean_ci_lower": mlo, "mean_ci_upper": mhi, "obs_ci_lower": olo,
-                             "obs_ci_upper": ohi}, index=pd.Index(s, name="student_params"))
+        out = pd.DataFrame({"mean": mean, "mean_ci_lower": mlo, "mean_ci_upper": mhi, "obs_ci_lower": olo,
+                            "obs_ci_upper": ohi}, index=pd.Index(s, name="student_params"))
+        out.attrs["caveats"] = caveats
+        return out
 
     def invert(self, teacher_params, alpha: float | None = None) -> pd.DataFrame:
         """As LawFit.invert, from the resampled laws: each resample's root of law(S) = T (mean_ci_*), and of

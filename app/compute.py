@@ -103,7 +103,7 @@ def forms_table_for(cache_key: tuple, *, alpha: float, method: str = "one_stage"
                 table, more = capture_caveats(compare_collapse_forms, rows, cache_key[3], alpha=alpha)
             else:
                 optima = capture_caveats(find_optima, rows, cache_key[3], alpha=alpha)[0]
-                table, more = capture_caveats(compare_forms, optima, alpha, weights=weights)
+                table, more = capture_caveats(compare_forms, optima, alpha=alpha, weights=weights)
         except ValueError as error:  # a refusal: said in words, the other groups still shown
             caveats.append(f"{law.group}: {error}")
             continue

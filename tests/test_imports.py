@@ -27,3 +27,15 @@ def test_the_analysis_cli_help_loads_no_torch_or_streamlit():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert json.loads(out.stdout.strip().splitlines()[-1]) == []
+
+
+def test_every_public_name_of_analysis_resolves_and_import_analysis_stays_light():
+    import subprocess
+    import sys
+
+    code = ("import sys, analysis; names = analysis.__all__; "
+            "heavy = [m for m in ('torch', 'streamlit', 'eval_runs') if m in sys.modules]; "
+            "[getattr(analysis, n) for n in names]; "
+            "print(len(names), heavy, [m for m in ('torch', 'streamlit') if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert int(out[0]) >= 20 and out[1] == "[]" and out[2] == "[]"

@@ -220,15 +220,25 @@ def test_edge_optima_are_left_out_of_the_two_stage_fit_with_a_warning():
     assert fit.params["slope"] == pytest.approx(SLOPE, rel=0.05)  # the 5x-off edge optimum did not pull it
 
 
-def test_predicting_far_outside_the_fitted_students_warns_and_is_recorded():
+def test_predicting_far_outside_the_fitted_students_warns_and_the_prediction_carries_it_not_the_fit():
     s = np.array([70e6, 160e6, 410e6, 1e9])
     fit = fit_law(optima_frame(s, SLOPE * s * [1, 1.01, 0.99, 1]))
+    before = list(fit.caveats)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        fit.predict([1.9e9, 40e6])  # within 2x: no warning
+        assert fit.predict([1.9e9, 40e6]).attrs["caveats"] == []  # within 2x: no warning
     with pytest.warns(ExtrapolationWarning, match="7B extrapolates beyond the fitted students .70M to 1B"):
-        fit.predict([7e9])
-    assert any(isinstance(c, ExtrapolationWarning) for c in fit.caveats)
+        pred = fit.predict([7e9])
+    assert [type(c) for c in pred.attrs["caveats"]] == [ExtrapolationWarning]
+    assert fit.caveats == before  # a prediction never changes the fit
+
+
+def test_a_fit_shows_itself_in_one_line_and_as_an_html_table():
+    s = np.array([70e6, 160e6, 410e6, 1e9])
+    fit = quiet(fit_law, optima_frame(s, SLOPE * s * [1, 1.01, 0.99, 1]))
+    text = repr(fit)
+    assert text.startswith("LawFit(linear, two-stage, None: slope 2.") and "\n" not in text and len(text) < 120
+    assert "<table>" in fit._repr_html_() and "intercept_params" in fit._repr_html_()
 
 
 def test_ols_on_optima_of_very_unequal_precision_advises_weights_or_the_bootstrap():

@@ -337,7 +337,7 @@ class LawFit:
         return "\n".join(lines)
 
     def to_dict(self) -> dict:
-        """The law JSON of issue #2 section 5; json.dumps(..., allow_nan=False)-safe (null for NaN)."""
+        """The law JSON of the CLI contract (README, "Command line"); json.dumps(..., allow_nan=False)-safe."""
         table = self._table(self.alpha)
         return {
             "schema_version": SCHEMA_VERSION,

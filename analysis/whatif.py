@@ -3,7 +3,7 @@
 `whatif(S, law=...)` works from a fitted law (a LawFit: source "fit", with confidence and prediction intervals)
 or from the law as reported (a ReportedLaw: source "reported", no interval). It ranks the model catalog's
 checkpoints for the student (see `analysis.catalog.rank_teachers`) and gathers the caveats a reader must see.
-`WhatIf.to_dict()` is the `whatif` JSON of the CLI contract (issue #2, section 5).
+`WhatIf.to_dict()` is the `whatif` JSON of the CLI contract (README, "Command line").
 """
 from __future__ import annotations
 

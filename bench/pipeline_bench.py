@@ -36,7 +36,7 @@ from analysis.optimum import find_optima  # noqa: E402
 from analysis.simulate import simulate_distillation  # noqa: E402
 
 N_BOOT_OPTIMA = 200  # find_optima's default resamples for each optimum's interval
-N_BOOT_LAW = 1000  # the pipeline bootstrap of issue #2
+N_BOOT_LAW = 1000  # the two-stage pipeline bootstrap the target is stated for
 OUT = Path(__file__).resolve().parent / "out" / "pipeline_bench.json"
 
 

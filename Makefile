@@ -1,13 +1,13 @@
 # Capacity Gap Lab — one entry point.
 #   make app        set up .venv and start the app on the bundled data (http://localhost:8501)
-#   make test       set up .venv (+ Debian chromium for the browser test) and run every test
+#   make test       set up .venv (+ Debian chromium for the browser test), run ruff and every test
 #   make test-fast  the same without tests marked slow
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup app test test-fast browser bench clean
+.PHONY: setup app lint test test-fast browser bench clean
 
 setup: $(STAMP)
 
@@ -28,7 +28,10 @@ browser:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium chromium-driver >/dev/null; }
 
-test: setup browser
+lint: setup
+	$(PY) -m ruff check analysis eval_runs app tests bench
+
+test: setup browser lint
 	$(PY) -m pytest -q
 
 test-fast: setup

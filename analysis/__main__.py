@@ -154,7 +154,7 @@ def cmd_law(args: argparse.Namespace) -> int:
                         n_boot=args.n_boot, seed=args.seed)
         for law in laws:
             for cav in law.caveats:
-                warnings.warn(cav)
+                warnings.warn(cav, stacklevel=2)
         tests = {by: slope_difference_test(laws, by) for by in (args.by or [])}
         boots = {}
         if args.bootstrap:

@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special, stats
 
-from analysis.caveats import CapacityGapWarning, DataWarning, ExtrapolationWarning
+from analysis.caveats import CapacityGapWarning, ExtrapolationWarning
 from analysis.json_safe import json_number
 from analysis.optimum import SCHEMA_VERSION, emit_caveats, find_optima, optima_records, teacher_cells
 from analysis.sizes import format_size
@@ -697,7 +697,7 @@ def _profile_ci(resid, theta: np.ndarray, j: int, lo: np.ndarray, hi: np.ndarray
 
     bounds = []
     for side in (-1.0, 1.0):
-        x_prev, v_prev, e_prev = theta[free], float(theta[j]), -target
+        x_prev, v_prev = theta[free], float(theta[j])
         found = float("nan")
         for mult in (1.0, 1.6, 2.5, 4.0, 6.5, 10.0, 16.0):
             v = float(np.clip(theta[j] + side * mult * se, lo[j], hi[j]))
@@ -705,11 +705,11 @@ def _profile_ci(resid, theta: np.ndarray, j: int, lo: np.ndarray, hi: np.ndarray
             if e >= 0:
                 a, b = sorted((v_prev, v))
                 try:
-                    found = optimize.brentq(lambda val: excess(val, x)[0], a, b, xtol=1e-4 * se, maxiter=30)
+                    found = optimize.brentq(lambda val, x=x: excess(val, x)[0], a, b, xtol=1e-4 * se, maxiter=30)
                 except ValueError:
                     found = v
                 break
-            x_prev, v_prev, e_prev = x, v, e
+            x_prev, v_prev = x, v
             if v in (lo[j], hi[j]):
                 break
         bounds.append(found)

@@ -512,7 +512,7 @@ def _first_data_line(text: str, sep: str) -> tuple[int, int] | None:
 def _read_parquet(inp: _Input) -> _Raw:
     try:
         frame = pd.read_parquet(inp.path if inp.path is not None else io.BytesIO(inp.data))
-    except Exception as e:  # pyarrow raises several unrelated types for a corrupt file
+    except Exception as e:  # noqa: BLE001 - pyarrow raises several unrelated types for a corrupt file
         raise DataError(f"could not read the file as Parquet: {e}", source=inp.name) from None
     if len(frame) == 0:
         raise DataError("the Parquet file has no rows", source=inp.name)

@@ -12,7 +12,6 @@ shows as it is.
 """
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path

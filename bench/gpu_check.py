@@ -122,7 +122,7 @@ def main() -> None:
         t0 = time.time()
         try:
             report["sections"][name] = {"ok": True, "result": fn()}
-        except Exception as exc:  # one broken section must not lose the others' numbers
+        except Exception as exc:  # noqa: BLE001 - one broken section must not lose the others' numbers
             report["sections"][name] = {"ok": False, "error": f"{type(exc).__name__}: {exc}",
                                         "traceback_tail": traceback.format_exc()[-2000:]}
         report["sections"][name]["seconds"] = round(time.time() - t0, 1)

@@ -214,8 +214,8 @@ def run(argv: list[str] | None = None) -> int:
         print(f"wrote {n} rows to {Path(args.out).resolve()}")
         return 0
 
-    from eval_runs.models import count_model_params, ladder_shape, shape_of
-    from eval_runs.pipeline import (StudentPlan, StudentRun, distill_students, evaluate_teacher, load_local_model,
+    from eval_runs.models import count_model_params, ladder_shape
+    from eval_runs.pipeline import (StudentPlan, load_local_model,
                                     make_student, pretrain_teacher, save_model)
     from eval_runs.run_folder import RunFolder
     from eval_runs.train_loop import TrainConfig

@@ -48,14 +48,11 @@ def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
 
 
 def progress_from_line(line: str) -> float | None:
-    m = None
-    for m in _TQDM_COUNT.finditer(line):
-        pass
-    if m and int(m.group(2)) > 0:
-        return min(int(m.group(1)) / int(m.group(2)), 1.0)
-    for m in _TQDM_PERCENT.finditer(line):
-        pass
-    return min(int(m.group(1)) / 100, 1.0) if m else None
+    counts = list(_TQDM_COUNT.finditer(line))  # the last match is the newest bar state
+    if counts and int(counts[-1].group(2)) > 0:
+        return min(int(counts[-1].group(1)) / int(counts[-1].group(2)), 1.0)
+    percents = list(_TQDM_PERCENT.finditer(line))
+    return min(int(percents[-1].group(1)) / 100, 1.0) if percents else None
 
 
 def _set_pdeathsig() -> None:  # runs in the child between fork and exec (Linux): die with the worker

@@ -72,7 +72,7 @@ def load_local_model(path: str | os.PathLike):
                          f"config.json and model.safetensors, as written by save_pretrained)")
     try:
         model = AutoModelForCausalLM.from_pretrained(str(folder), local_files_only=True, attn_implementation="sdpa")
-    except Exception as exc:  # transformers raises several types for broken folders
+    except Exception as exc:  # noqa: BLE001 - transformers raises several types for broken folders
         raise ValueError(f"{folder} is not a loadable Hugging Face model folder: {exc}") from None
     shape_of(model.config)  # refuses unsupported families with a clear message
     return model

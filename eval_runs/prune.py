@@ -277,7 +277,7 @@ def prune_model(teacher, student_shape: ModelShape, importance: Importance):
     keep = {"hidden": _top(importance.hidden, student_shape.d_model)}
     n_units = _n_head_units(student_shape)
     state = teacher.state_dict()
-    for new_i, old_i in enumerate(keep_layers.tolist()):
+    for old_i in keep_layers.tolist():
         keep[("head", old_i)] = _top(importance.heads[old_i], n_units)
         keep[("neuron", old_i)] = _top(importance.neurons[old_i], student_shape.d_ff)
     new_state = {}

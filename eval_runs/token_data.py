@@ -7,7 +7,6 @@ would, and every student of a shared loop sees the same batch. Validation uses f
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 

@@ -9,8 +9,7 @@ import zipfile
 
 import pytest
 
-from app_harness import (assert_no_traceback, open_app, simulated_csv, texts, upload,  # noqa: F401
-                         workspace)
+from app_harness import assert_no_traceback, open_app, simulated_csv, texts, upload
 
 GOOD = simulated_csv(student_params=(125_000_000, 350_000_000, 1_300_000_000), n_seeds=1)
 HEADER, FIRST, *REST = GOOD.decode().splitlines()
@@ -108,7 +107,7 @@ def test_a_wrong_column_mapping_is_reported_and_can_be_corrected(workspace):
 
 def test_two_contract_columns_mapped_to_one_file_column_are_refused(workspace):
     at = upload(open_app(), "sweep.csv", GOOD)
-    at.expander  # the mapping form is in a collapsed expander; its widgets are still reachable
+    # the mapping form is in a collapsed expander; its widgets are still reachable
     at.selectbox(key="map_student_params").set_value("teacher_params")
     at.selectbox(key="map_teacher_params").set_value("teacher_params")
     next(b for b in at.button if b.label == "Apply mapping").click().run()

@@ -3,8 +3,7 @@ compared, and an lm-eval file the importer cannot read."""
 import json
 from pathlib import Path
 
-from app_harness import all_text, assert_no_traceback, open_app, upload, workspace  # noqa: F401
-
+from app_harness import all_text, assert_no_traceback, open_app, upload
 LMEVAL = Path(__file__).parent / "data" / "lmeval"
 
 

@@ -1,8 +1,7 @@
 """AppTest: the Data page: upload, the validation report, column mapping and units, filters, the upload store."""
 import pandas as pd
 
-from app_harness import (all_text, assert_no_traceback, open_app, simulated_csv, texts, upload,  # noqa: F401
-                         workspace)
+from app_harness import all_text, assert_no_traceback, open_app, simulated_csv, texts, upload
 
 
 def test_an_uploaded_csv_becomes_the_active_dataset_with_its_row_counts(workspace):

@@ -1,8 +1,7 @@
 """AppTest: every page opens cleanly (no error, no traceback) on the bundled example and with no data at all."""
 import pytest
 
-from app_harness import all_text, assert_no_traceback, open_app, workspace  # noqa: F401
-
+from app_harness import all_text, assert_no_traceback, open_app
 PAGES = ["views/overview.py", "views/data.py", "views/law.py", "views/whatif.py", "views/benchmarks.py",
          "views/report.py", "views/runs.py"]
 

@@ -1,7 +1,6 @@
 """AppTest: the Law page: curse curves, the fit with its settings in the URL, per-family laws, the forms table, the
 pipeline bootstrap on demand, caveats in words, and the reported law alone when no data are loaded."""
-from app_harness import (go_to, all_text, assert_no_traceback, open_app, simulated_csv, texts, upload,  # noqa: F401
-                         workspace)
+from app_harness import all_text, assert_no_traceback, go_to, open_app, simulated_csv, texts, upload
 
 
 def test_the_law_page_fits_the_planted_law_and_shows_the_curves_the_law_and_the_collapse(workspace):

@@ -1,6 +1,5 @@
 """AppTest: the Overview page (entry point) on the bundled example, on no data, and its quick what-if box."""
-from app_harness import all_text, assert_no_traceback, open_app, workspace  # noqa: F401 - fixture
-
+from app_harness import all_text, assert_no_traceback, open_app
 
 def test_on_the_measured_sweep_the_overview_declines_instead_of_claiming_agreement(workspace):
     at = open_app()  # the bundled measured sweep: 2 students per budget, most optima at the smallest teacher

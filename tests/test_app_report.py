@@ -3,8 +3,7 @@ kaleido + Chromium; HTML when no browser exists)."""
 import pytest
 
 import analysis.report
-from app_harness import (go_to, assert_no_traceback, open_app, simulated_csv, upload,  # noqa: F401
-                         workspace)
+from app_harness import assert_no_traceback, go_to, open_app, simulated_csv, upload
 
 
 def test_the_html_report_holds_interactive_figures_plotly_once_and_the_data_hash(workspace):

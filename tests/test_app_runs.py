@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from app_harness import all_text, assert_no_traceback, open_app, workspace  # noqa: F401
-
+from app_harness import all_text, assert_no_traceback, open_app
 RUNS = "views/runs.py"
 PROBE = "eval_runs.job_probe"  # the job runner's tiny test command (no torch)
 LMEVAL = Path(__file__).parent / "data" / "lmeval"

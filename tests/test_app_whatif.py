@@ -1,6 +1,5 @@
 """AppTest: the What-if page: S -> T* with intervals and catalog checkpoints, T -> S, which law it uses."""
-from app_harness import (all_text, assert_no_traceback, open_app, simulated_csv, upload,  # noqa: F401
-                         workspace)
+from app_harness import all_text, assert_no_traceback, open_app, simulated_csv, upload
 
 
 def test_with_no_data_the_what_if_uses_the_reported_law_and_says_so(workspace):

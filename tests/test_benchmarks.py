@@ -203,6 +203,10 @@ def test_the_newest_of_several_results_is_compared_and_the_note_says_so():
     assert "the newest is used" in cmp.note and "0-shot vs 5-shot" in cmp.note
 
 
-def test_a_comparison_serialises_to_json():
-    bench = bench_of({"model": "a", "value": 0.6, "stderr": 0.01}, {"model": "b", "value": 0.5, "stderr": 0.01})
-    json.dumps(compare_models(bench, "a", "b", "arc_easy", "acc").to_dict())
+def test_a_comparison_serialises_to_strict_json_with_its_numbers():
+    bench = bench_of({"model": "a", "value": 0.6, "stderr": 0.01}, {"model": "b", "value": 0.5, "stderr": None})
+    out = json.loads(json.dumps(compare_models(bench, "a", "b", "arc_easy", "acc").to_dict(), allow_nan=False))
+    assert list(out) == ["model_a", "model_b", "task", "metric", "filter", "value_a", "value_b", "stderr_a",
+                         "stderr_b", "difference", "stderr", "ci_lower", "ci_upper", "alpha", "higher_is_better",
+                         "note"]
+    assert out["difference"] == pytest.approx(0.1) and out["stderr_b"] is None and out["ci_lower"] is None

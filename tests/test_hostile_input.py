@@ -10,8 +10,7 @@ import sys
 import pandas as pd
 import pytest
 
-from app_harness import open_app, texts, workspace  # noqa: F401 - fixture
-
+from app_harness import open_app, texts
 
 def run_cli(*args):
     return subprocess.run([sys.executable, "-m", "analysis", *map(str, args)], capture_output=True, text=True)

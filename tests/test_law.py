@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from analysis.caveats import DataWarning, EdgeOptimumWarning, ExtrapolationWarning, FewPointsWarning
+from analysis.caveats import DataWarning, EdgeOptimumWarning, ExtrapolationWarning
 from analysis.law import PREDICTION_COLUMNS, LawBootstrap, bootstrap_law, compare_forms, fit_law
 from analysis.optimum import OPTIMUM_JSON_KEYS, find_optima
 from analysis.simulate import simulate_distillation

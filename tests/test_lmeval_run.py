@@ -134,12 +134,7 @@ def test_unknown_tasks_and_tasks_that_need_a_download_fail_with_a_message_that_s
     assert run.returncode == 2 and "not a Hugging Face model folder" in run.stderr
 
 
-def _engine_has_lmeval() -> bool:
-    return "add_lmeval_arguments" in (ROOT / "eval_runs" / "__main__.py").read_text()
-
-
 @pytest.mark.slow
-@pytest.mark.skipif(not _engine_has_lmeval(), reason="`python -m eval_runs lmeval` is not hooked into the CLI yet")
 def test_an_lmeval_job_writes_results_the_job_shows(tiny_model, tmp_path):
     from eval_runs.jobs import submit_job, wait_for_job
 

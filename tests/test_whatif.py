@@ -1,4 +1,5 @@
 """What-if: S -> T* with intervals and real teachers (from a fit or the reported law), T -> S, the JSON."""
+import dataclasses
 import json
 import warnings
 
@@ -28,7 +29,7 @@ class FakeLawFit:
 
     def predict(self, student_params, alpha=None):
         if self.warn is not None:
-            warnings.warn(self.warn)
+            warnings.warn(self.warn, stacklevel=2)
         s = np.asarray(student_params, dtype=float)
         return self._frame(self.slope * s + self.intercept, s, "student_params")
 
@@ -189,7 +190,7 @@ def test_best_served_student_from_a_fit_has_an_interval():
 def test_whatif_is_a_frozen_result():
     answer = whatif(400e6, law=FakeLawFit())
     assert isinstance(answer, WhatIf)
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         answer.source = "reported"  # type: ignore[misc]
 
 

@@ -113,7 +113,7 @@ with guarded("fit the law"):
         if method == "one_stage":
             from analysis.law import fit_law
 
-            two, _ = capture_caveats(lambda: _two_stage(fit.optima, form, alpha, fit_law))
+            two, _ = capture_caveats(_two_stage, fit.optima, form, alpha, fit_law)
             lof = fit.lack_of_fit
             st.caption(
                 f"One-stage fit of {len(fit.cells)} (student, teacher) cells. "

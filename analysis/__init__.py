@@ -6,10 +6,12 @@ Modules, one concept each:
   results_io     load and validate distillation results (the contract in DESIGN.md)
   lmeval_import  read lm-eval results JSON of every layout 0.3 - 0.4.x into the benchmark table
   benchmarks     the benchmark table contract, the bundled MiniMA table, model comparisons
+  benchmark_upload  an uploaded benchmark file (lm-eval JSON, zip of an output folder, CSV) -> the table
   simulate       planted-law simulated distillation results (the bundled stand-in dataset, tests, benches)
   optimum        the optimal teacher per student: best teacher, the teachers tied with it, the grid interval
   collapse       the one-stage law fit of every curve at once (curve collapse), the default law
   law            the law per (family, data_tokens); the paper's two-stage fit, its pipeline bootstrap; slope tests
+  fit_text       how a fit shows itself (one-line repr, HTML table, number formats)
   caveats        Warning subclasses for statistical caveats shown to users
   reported_law   the law as reported by Zhang et al. (ACL 2025)
   catalog        real checkpoints and their parameter counts; ranking teachers for a student

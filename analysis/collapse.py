@@ -39,6 +39,7 @@ import pandas as pd
 from scipy import optimize, special, stats
 
 from analysis.caveats import CapacityGapWarning, ExtrapolationWarning
+from analysis.fit_text import EQUATIONS, fit_repr, fit_repr_html, fmt_number, fmt_params
 from analysis.json_safe import json_number
 from analysis.optimum import SCHEMA_VERSION, emit_caveats, find_optima, optima_records, teacher_cells
 from analysis.sizes import format_size
@@ -46,8 +47,6 @@ from analysis.sizes import format_size
 FORMS = ("linear", "proportional", "power")
 PARAM_NAMES = {"linear": ("slope", "intercept_params"), "proportional": ("slope",),
                "power": ("coefficient", "exponent")}
-EQUATIONS = {"linear": "T* = slope * S + intercept_params", "proportional": "T* = slope * S",
-             "power": "T* = coefficient * S ** exponent"}
 PREDICTION_COLUMNS = ["mean", "mean_ci_lower", "mean_ci_upper", "obs_ci_lower", "obs_ci_upper"]
 EXTRAPOLATION_FACTOR = 2.0  # predict() warns beyond 2x the largest / below 1/2 the smallest fitted student
 _UNIT = 1e6  # the fit runs in millions of parameters
@@ -468,13 +467,9 @@ class CollapseFit:
 
     # -- reporting
     def __repr__(self) -> str:
-        from analysis.law import fit_repr
-
         return fit_repr(self, "one-stage")
 
     def _repr_html_(self) -> str:
-        from analysis.law import fit_repr_html
-
         return fit_repr_html(self, "one-stage")
 
     def summary(self) -> str:
@@ -489,7 +484,7 @@ class CollapseFit:
             f"  {'param':<18}{'estimate':>14}{'std err':>14}{'ci_lower':>14}{'ci_upper':>14}   ({level})",
         ]
         for name, row in self._table(self.alpha).iterrows():
-            fmt = _fmt_params if name == "intercept_params" else _fmt_number
+            fmt = fmt_params if name == "intercept_params" else fmt_number
             lines.append(f"  {name:<18}" + "".join(f"{fmt(row[c]):>14}" for c in ("estimate", "bse", "lower", "upper")))
         lof = self.lack_of_fit
         lines += ["", f"  curve shape: a teacher e-fold too big costs {self.asymmetry:.3g}x what one e-fold too small "
@@ -571,14 +566,6 @@ def _check_alpha(alpha) -> float:
     return float(alpha)
 
 
-def _fmt_number(x: float) -> str:
-    return "nan" if not np.isfinite(x) else f"{x:.4g}"
-
-
-def _fmt_params(x: float) -> str:
-    if not np.isfinite(x):
-        return "nan"
-    return ("-" if x < 0 else "") + format_size(abs(x)) if abs(x) >= 1000 else f"{x:.3g}"
 
 
 # ---------------------------------------------------------------------------------------------- fitting

@@ -49,15 +49,14 @@ from scipy import special, stats
 from analysis.caveats import (CapacityGapWarning, DataWarning, EdgeOptimumWarning, ExtrapolationWarning,
                               FewPointsWarning)
 from analysis.collapse import bracketed_mask, check_bracketed
-from analysis.optimum import SCHEMA_VERSION, emit_caveats, optima_records, resample_optima
+from analysis.fit_text import EQUATIONS, fit_repr, fit_repr_html, fmt_number, fmt_params
 from analysis.json_safe import json_number
+from analysis.optimum import SCHEMA_VERSION, emit_caveats, optima_records, resample_optima
 from analysis.sizes import format_size
 
 FORMS = ("linear", "proportional", "power")
 PARAM_NAMES = {"linear": ("slope", "intercept_params"), "proportional": ("slope",),
                "power": ("coefficient", "exponent")}
-EQUATIONS = {"linear": "T* = slope * S + intercept_params", "proportional": "T* = slope * S",
-             "power": "T* = coefficient * S ** exponent"}
 PREDICTION_COLUMNS = ["mean", "mean_ci_lower", "mean_ci_upper", "obs_ci_lower", "obs_ci_upper"]
 WEIGHTS = ("none", "ci", "auto")  # auto: "ci" when some optimum has an interval, else "none" (with a caveat)
 EXTRAPOLATION_FACTOR = 2.0  # predict() warns beyond 2x the largest / below 1/2 the smallest fitted student
@@ -325,7 +324,7 @@ class LawFit:
             f"  {'param':<18}{'estimate':>14}{'std err':>14}{'ci_lower':>14}{'ci_upper':>14}   ({level})",
         ]
         for name, row in self._table(self.alpha).iterrows():
-            fmt = _fmt_params if name in ("intercept_params",) else _fmt_number
+            fmt = fmt_params if name in ("intercept_params",) else fmt_number
             lines.append(f"  {name:<18}" + "".join(f"{fmt(row[c]):>14}" for c in ("estimate", "bse", "lower", "upper")))
         lines += ["", f"  R^2 {self.rsquared:.4f}    AIC {self.aic:.2f}    BIC {self.bic:.2f}"
                       "    (teacher-size scale, millions of params)"]
@@ -350,38 +349,6 @@ class LawFit:
             "r2": json_number(self.rsquared),
             "optima": optima_records(self.optima),
         }
-
-
-def fit_repr(fit, method: str) -> str:
-    """One line: 'LawFit(linear, one-stage, val_loss: slope 2.43 [1.83, 3.28]; 6 students)'."""
-    ci = fit.conf_int()
-    name = fit.params.index[-1] if fit.form == "power" else fit.params.index[0]
-    lo, hi = ci.at[name, "lower"], ci.at[name, "upper"]
-    return (f"{type(fit).__name__}({fit.form}, {method}, {fit.metric}: {name} {fit.params[name]:.4g} "
-            f"[{_fmt_number(lo)}, {_fmt_number(hi)}]; {fit.nobs} students)")
-
-
-def fit_repr_html(fit, method: str) -> str:
-    """A small HTML table of the params and their intervals, for notebooks (text escaped)."""
-    import html
-
-    ci = fit.conf_int()
-    level = f"{100 * (1 - fit.alpha):g}%"
-    rows = "".join(f"<tr><td>{html.escape(str(n))}</td><td>{_fmt_number(v)}</td><td>{_fmt_number(ci.at[n, 'lower'])}"
-                   f"</td><td>{_fmt_number(ci.at[n, 'upper'])}</td></tr>" for n, v in fit.params.items())
-    caption = html.escape(f"{EQUATIONS[fit.form]} ({method}, {fit.metric}; {fit.nobs} students)")
-    return (f"<table><caption>{caption}</caption><tr><th>param</th><th>estimate</th><th>{level} lower</th>"
-            f"<th>{level} upper</th></tr>{rows}</table>")
-
-
-def _fmt_number(x: float) -> str:
-    return "nan" if not np.isfinite(x) else f"{x:.4g}"
-
-
-def _fmt_params(x: float) -> str:
-    if not np.isfinite(x):
-        return "nan"
-    return ("-" if x < 0 else "") + format_size(abs(x)) if abs(x) >= 1000 else f"{x:.3g}"
 
 
 # ---------------------------------------------------------------------------------------------- fitting
@@ -649,7 +616,7 @@ class LawBootstrap:
         lines = [f"Pipeline bootstrap of the {self.form} law ({self.n_boot} resamples of runs -> optima -> law, "
                  f"OLS), {level} percentile intervals:"]
         for name, est in self.params.items():
-            fmt = _fmt_params if name == "intercept_params" else _fmt_number
+            fmt = fmt_params if name == "intercept_params" else fmt_number
             lines.append(f"  {name:<18}{fmt(est):>14}   [{fmt(ci.at[name, 'lower'])}, {fmt(ci.at[name, 'upper'])}]")
         if self.caveats:
             lines += ["", "Caveats:"] + [f"  - {c}" for c in self.caveats]

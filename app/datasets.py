@@ -241,7 +241,7 @@ def preview_columns(key: str) -> tuple[list[str], pd.DataFrame]:
 @st.cache_data(show_spinner="Importing lm-eval results…", max_entries=64)
 def load_benchmark_upload_cached(key: str):
     """The benchmark table of one uploaded lm-eval JSON or zipped output folder."""
-    from analysis.benchmarks import load_benchmark_upload
+    from analysis.benchmark_upload import load_benchmark_upload
 
     name, data = _upload_bytes(key)
     return load_benchmark_upload(data, name)

@@ -3,7 +3,7 @@ the finished sweeps and lm-eval runs a workspace holds, and their rows loaded as
 
 Nothing here imports torch: the engine runs in job subprocesses (eval_runs.jobs), and finished runs are read
 from their JSON files. Form values are checked here (sizes parse, lists are not empty, names are folder-safe)
-before eval_runs.job_spec checks the paths and the subcommand; both raise ValueErrors whose message the page
+before eval_runs.jobs.spec checks the paths and the subcommand; both raise ValueErrors whose message the page
 shows as it is.
 
     <workspace>/sweeps/<name>/status.json    state "succeeded" marks a finished sweep

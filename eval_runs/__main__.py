@@ -63,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m eval_runs", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     from eval_runs.jobs import add_jobs_arguments
-    from eval_runs.lmeval_run import add_lmeval_arguments
+    from eval_runs.lmeval.run import add_lmeval_arguments
 
     add_jobs_arguments(sub)
     add_lmeval_arguments(sub)

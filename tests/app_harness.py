@@ -1,23 +1,15 @@
-"""Shared helpers for the AppTest page tests (tests/test_app_*.py): a private workspace per test, starting the
-app from its entry point on a page, and the check that nothing leaked a traceback onto the screen."""
+"""Shared helpers for the AppTest page tests (tests/test_app_*.py): starting the app from its entry point on a
+page, and the check that nothing leaked a traceback onto the screen. (The `workspace` fixture is in conftest.py.)"""
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
-import pytest
 from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "app" / "main.py"
 TIMEOUT_SECONDS = 60  # generous: the 2-core CI machine runs the first plotly/statsmodels import in a few seconds
-
-
-@pytest.fixture
-def workspace(tmp_path, monkeypatch):
-    """A fresh workspace (CAPGAP_HOME) for each test: uploads never leak between tests."""
-    monkeypatch.setenv("CAPGAP_HOME", str(tmp_path / "workspace"))
-    return tmp_path / "workspace"
 
 
 def open_app(page: str | None = None, query: dict | None = None) -> AppTest:

@@ -11,7 +11,7 @@ import pytest
 
 from app_harness import all_text, assert_no_traceback, open_app
 RUNS = "views/runs.py"
-PROBE = "eval_runs.job_probe"  # the job runner's tiny test command (no torch)
+PROBE = "eval_runs.jobs.probe"  # the job runner's tiny test command (no torch)
 LMEVAL = Path(__file__).parent / "data" / "lmeval"
 
 

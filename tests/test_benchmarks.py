@@ -15,10 +15,10 @@ from analysis.benchmarks import (
     MINIMA_SOURCE,
     as_benchmark_frame,
     compare_models,
-    load_benchmark_upload,
     load_minima_benchmarks,
     load_minima_table,
 )
+from analysis.benchmark_upload import load_benchmark_upload
 from analysis.lmeval_import import read_lmeval_file
 
 DATA = Path(__file__).parent / "data" / "lmeval"

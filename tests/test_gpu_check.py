@@ -41,7 +41,8 @@ def test_the_gpu_check_runs_through_in_smoke_mode_without_the_app_packages(tmp_p
     assert step["ceiling"] == pytest.approx(step["models_only_tokens_per_second"]
                                             / step["baseline_tokens_per_second"])
     law = json.loads((out / "gpu_small_law.json").read_text())
-    assert law["n_points"] == 2 and isinstance(law["params"]["slope"]["estimate"], float)  # two student sizes
+    # the smoke sweep has two student sizes: a linear law needs three bracketed ones, so the tool declines in words
+    assert law["declined"] is True and "needs at least 3 students" in law["reason"] and law["optima"]
     assert "speedup" in done.stdout and "total" in done.stdout
 
 

@@ -144,8 +144,8 @@ INJECTION = "proj\nrm -rf ~"
 def test_a_newline_in_a_slurm_field_never_reaches_the_batch_script(tmp_path, field, monkeypatch):
     import submitit.slurm.slurm
 
-    from eval_runs.job_executors import SlurmExecutor
-    from eval_runs.job_spec import JobSpec, JobSpecError, SlurmOptions, build_job_spec
+    from eval_runs.jobs.executors import SlurmExecutor
+    from eval_runs.jobs.spec import JobSpec, JobSpecError, SlurmOptions, build_job_spec
 
     with pytest.raises(JobSpecError, match=f"slurm {field}"):
         build_job_spec(["sweep", "--preset", "cpu-tiny"], workspace=tmp_path, executor="slurm",
@@ -175,7 +175,7 @@ def test_a_link_with_a_newline_in_the_slurm_account_launches_nothing(workspace):
 
 @pytest.mark.parametrize("value", ["--workspace=/etc", "-rf"])
 def test_a_path_that_begins_like_an_option_is_refused(tmp_path, value):
-    from eval_runs.job_spec import JobSpecError, build_job_spec
+    from eval_runs.jobs.spec import JobSpecError, build_job_spec
 
     with pytest.raises(JobSpecError, match="begin with '-'|needs a value"):
         build_job_spec(["prune", "--teacher", value, "--params", "100K", "--out", str(tmp_path / "s")],
@@ -184,7 +184,7 @@ def test_a_path_that_begins_like_an_option_is_refused(tmp_path, value):
 
 @pytest.mark.parametrize("name", ["../../x", "/tmp/x", "..", ".hidden", "a/b", "x\ny"])
 def test_names_cannot_leave_the_workspace_from_any_entry_point(tmp_path, name):
-    from eval_runs.job_spec import JobSpecError, build_job_spec
+    from eval_runs.jobs.spec import JobSpecError, build_job_spec
     from eval_runs.sweep import PRESETS, run_sweep
     from eval_runs.workspace import check_name
 
@@ -252,11 +252,11 @@ def test_a_full_disk_while_checkpointing_leaves_no_half_checkpoint_and_says_why(
 def test_the_jobs_cli_stays_readable_when_sqlite_and_the_disk_fail(tmp_path, monkeypatch):
     import sqlite3
 
-    from eval_runs import job_registry
+    from eval_runs.jobs import registry as job_registry
     from eval_runs.jobs import list_jobs, submit_job
 
     ws = tmp_path / "ws"
-    job_id = submit_job(["--steps", "1", "--seconds", "0"], workspace=ws, module="eval_runs.job_probe")
+    job_id = submit_job(["--steps", "1", "--seconds", "0"], workspace=ws, module="eval_runs.jobs.probe")
     folder = job_registry.JobRegistry(ws).job_dir(job_id)
     job_registry.update_status(folder, state="running", pid=2 ** 22 + 12345)  # a worker that is gone
 

@@ -1,5 +1,5 @@
 """The job runner: lifecycle, cancel, a killed worker, a restarted registry, concurrency, Slurm via submitit, and
-argument/path validation. Jobs run `python -m eval_runs.job_probe` (a tiny command, no torch)."""
+argument/path validation. Jobs run `python -m eval_runs.jobs.probe` (a tiny command, no torch)."""
 from __future__ import annotations
 
 import json
@@ -13,14 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from eval_runs.job_registry import JobRegistry, pid_alive
-from eval_runs.job_spec import JobSpecError, SlurmOptions, build_job_spec
-from eval_runs.job_worker import progress_from_line
+from eval_runs.jobs.registry import JobRegistry, pid_alive
+from eval_runs.jobs.spec import JobSpecError, SlurmOptions, build_job_spec
+from eval_runs.jobs.worker import progress_from_line
 from eval_runs.jobs import (add_jobs_arguments, cancel_job, get_job, list_jobs, read_log, run_jobs_command,
                             submit_job, wait_for_job)
 
 ROOT = Path(__file__).resolve().parents[1]
-PROBE = "eval_runs.job_probe"
+PROBE = "eval_runs.jobs.probe"
 
 
 def probe(ws: Path, *args: str, **kw) -> str:
@@ -132,10 +132,10 @@ def test_two_jobs_running_in_one_workspace_at_once_lose_nothing(ws):
 
 def test_registry_writes_from_two_processes_at_once_are_all_kept(ws):
     JobRegistry(ws)  # create the database first; then two processes insert 15 jobs each
-    code = ("import sys; from eval_runs.job_registry import JobRegistry; from eval_runs.job_spec import JobSpec\n"
+    code = ("import sys; from eval_runs.jobs.registry import JobRegistry; from eval_runs.jobs.spec import JobSpec\n"
             "r = JobRegistry(sys.argv[1])\n"
             "for i in range(15): r.create(JobSpec(argv=('--steps', str(i)), workspace=sys.argv[1],"
-            " module='eval_runs.job_probe'))\n")
+            " module='eval_runs.jobs.probe'))\n")
     procs = [subprocess.Popen([sys.executable, "-c", code, str(ws)], cwd=ROOT) for _ in range(2)]
     assert [p.wait(timeout=60) for p in procs] == [0, 0]
     assert len(JobRegistry(ws).job_ids()) == 30
@@ -156,7 +156,7 @@ def test_the_slurm_executor_runs_the_same_worker_through_submitit_locally(ws):
 def test_slurm_options_become_sbatch_parameters(monkeypatch):
     import submitit.slurm.slurm
 
-    from eval_runs.job_executors import SlurmExecutor
+    from eval_runs.jobs.executors import SlurmExecutor
 
     # no srun here: let submitit build its Slurm executor anyway (nothing is submitted)
     monkeypatch.setattr(submitit.slurm.slurm.SlurmExecutor, "affinity", classmethod(lambda cls: 1))

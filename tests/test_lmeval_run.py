@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from eval_runs.lmeval_run import (BUNDLED_TASKS, BUNDLED_TASKS_DIR, TASK_DIR_TOKEN, LmevalError, check_model_dir,
+from eval_runs.lmeval.run import (BUNDLED_TASKS, BUNDLED_TASKS_DIR, TASK_DIR_TOKEN, LmevalError, check_model_dir,
                                   offline_environment, resolve_task_folder)
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -75,14 +75,14 @@ def tiny_model(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("lmeval_model") / "model"
     code = ("import json, sys; sys.path.insert(0, 'tests'); from pathlib import Path\n"
             "from lmeval_fixture import build_model\n"
-            "text = [json.loads(l)['text'] for l in open('eval_runs/tasks/data/capgap_pydoc_heldout.jsonl')]\n"
+            "text = [json.loads(l)['text'] for l in open('eval_runs/lmeval/tasks/data/capgap_pydoc_heldout.jsonl')]\n"
             "build_model(Path(sys.argv[1]), text * 2)\n")
     subprocess.run([sys.executable, "-c", code, str(folder)], cwd=ROOT, check=True, capture_output=True)
     return folder
 
 
 def _lmeval(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "eval_runs.lmeval_run", *args], cwd=ROOT, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "eval_runs.lmeval.run", *args], cwd=ROOT, capture_output=True,
                           text=True, timeout=600)
 
 

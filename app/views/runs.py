@@ -16,7 +16,7 @@ from app import runs_data, settings
 from app.display import code, empty_state, md
 from app.guard import describe_error, guarded
 from eval_runs.jobs import cancel_job, list_jobs, read_log, submit_job
-from eval_runs.lmeval_run import BUNDLED_TASKS
+from eval_runs.lmeval.run import BUNDLED_TASKS
 from eval_runs.workspace import workspace_root
 
 POLL_SECONDS = 2.0  # how often the jobs table refreshes itself (a fragment; the rest of the page stays put)
@@ -197,7 +197,7 @@ def jobs_table(jobs) -> pd.DataFrame:
 
 
 def _resume(job) -> None:
-    from eval_runs.job_registry import JobRegistry
+    from eval_runs.jobs.registry import JobRegistry
 
     spec = JobRegistry(workspace_root()).spec(job.job_id)
     try:

@@ -1,5 +1,5 @@
 """Build the bundled tasks' data from `pydoc_data.topics` (the text of Python's `help()` topics); the record of how
-eval_runs/tasks/data/*.jsonl were made. Re-run to rebuild them (deterministic for a given Python version):
+eval_runs/lmeval/tasks/data/*.jsonl were made. Re-run to rebuild them (deterministic for a given Python version):
 
     python -m eval_runs.tasks.build_task_data
 

@@ -2,7 +2,7 @@
 
     python -m eval_runs lmeval --model DIR --tasks NAMES [--include-path DIR] [--limit N] [--num-fewshot K]
                                --workspace DIR [--device cpu|cuda] [--batch-size N]
-    (also `python -m eval_runs.lmeval_run ...`, the same options)
+    (also `python -m eval_runs.lmeval.run ...`, the same options)
 
 Writes lm-eval's standard output through its EvaluationTracker:
     <workspace>/lmeval/<model name, sanitized by lm-eval>/results_<date>.json   (+ samples_<task>_<date>.jsonl)
@@ -10,7 +10,7 @@ which `analysis.lmeval_import.import_lmeval(<workspace>/lmeval)` and the Benchma
 
 Offline by construction: HF_HUB_OFFLINE, HF_DATASETS_OFFLINE and TRANSFORMERS_OFFLINE are set, and HF_HOME /
 HF_DATASETS_CACHE point at <workspace>/cache/hf, before `datasets` or `lm_eval` is imported (run it in its own
-process: the CLI and the job runner do). Tasks come from the bundled folder eval_runs/tasks (held-out perplexity
+process: the CLI and the job runner do). Tasks come from the bundled folder eval_runs/lmeval/tasks (held-out perplexity
 `capgap_pydoc_heldout`, multiple choice `capgap_pydoc_cloze`) plus --include-path; lm-eval's own task index is not
 loaded (TaskManager(include_defaults=False)), since its tasks download their data. `__TASK_DIR__` in a task YAML
 is replaced by the task folder's absolute path in a resolved copy under <workspace>/cache/lmeval_tasks/<hash>/.
@@ -244,7 +244,7 @@ def _headline(results: dict) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m eval_runs.lmeval_run")
+    parser = argparse.ArgumentParser(prog="python -m eval_runs.lmeval.run")
     sub = parser.add_subparsers(dest="command", required=True)
     add_lmeval_arguments(sub)
     argv = sys.argv[1:] if argv is None else list(argv)

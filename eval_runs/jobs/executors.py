@@ -1,4 +1,4 @@
-"""Executors: how a job's worker (`python -m eval_runs.job_worker JOB_DIR`) gets started and stopped.
+"""Executors: how a job's worker (`python -m eval_runs.jobs.worker JOB_DIR`) gets started and stopped.
 
 One interface, two executors; both start the same worker, so a job behaves the same wherever it runs.
   - LocalExecutor: a detached subprocess (new session, so it outlives the app and leads its own process group;
@@ -9,51 +9,24 @@ One interface, two executors; both start the same worker, so a job behaves the s
 """
 from __future__ import annotations
 
-import os
-import signal
 import socket
 import subprocess
 import sys
 from pathlib import Path
 from typing import Protocol
 
-from eval_runs.job_registry import JobRegistry, pid_alive, process_start_time, read_status, update_status
-from eval_runs.job_spec import JobSpec, SlurmOptions
-from eval_runs.job_worker import child_env, repo_root
-
-# Workers this process started, kept so they are reaped (no zombies in a long-running app) and polled.
-_CHILDREN: dict[int, subprocess.Popen] = {}
-
-
-def reap_children() -> None:
-    for pid, proc in list(_CHILDREN.items()):
-        if proc.poll() is not None:
-            del _CHILDREN[pid]
-
+from eval_runs.jobs.processes import _CHILDREN, child_env, process_start_time, repo_root, signal_worker_group
+from eval_runs.jobs.registry import JobRegistry, read_status, update_status
+from eval_runs.jobs.spec import JobSpec, SlurmOptions
 
 def worker_command(job_dir: Path) -> list[str]:
-    return [sys.executable, "-m", "eval_runs.job_worker", str(job_dir)]
+    return [sys.executable, "-m", "eval_runs.jobs.worker", str(job_dir)]
 
 
 class Executor(Protocol):
     def start(self, registry: JobRegistry, job_id: str, spec: JobSpec) -> None: ...
 
     def cancel(self, registry: JobRegistry, job_id: str) -> None: ...
-
-
-def signal_worker_group(status: dict, sig: int = signal.SIGTERM) -> bool:
-    """Send `sig` to the worker's process group if the worker still runs on this host; True if sent."""
-    pid, host = status.get("pid"), status.get("host")
-    if not pid or (host and host != socket.gethostname()) or not pid_alive(pid, status.get("pid_start_time")):
-        return False
-    try:
-        if os.getpgid(pid) == pid:  # the worker leads its group: the command is in it too
-            os.killpg(pid, sig)
-        else:
-            os.kill(pid, sig)  # the worker forwards it to the command
-    except ProcessLookupError:
-        return False
-    return True
 
 
 class LocalExecutor:

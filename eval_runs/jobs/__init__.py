@@ -11,7 +11,7 @@ CLI (hooked into `python -m eval_runs` by add_jobs_arguments):
     python -m eval_runs jobs cancel ID --workspace DIR
     python -m eval_runs jobs logs ID --workspace DIR
 
-A job's state lives in the workspace (job_registry.py), so a restarted app or another shell sees every job.
+A job's state lives in the workspace (registry.py), so a restarted app or another shell sees every job.
 Slurm example (a cluster with submitit installed; GPUs for a gpu-small sweep):
 
     python -m eval_runs jobs submit --workspace /shared/ws --executor slurm --slurm-partition gpu \\
@@ -25,8 +25,8 @@ import os
 import sys
 from dataclasses import fields
 
-from eval_runs.job_registry import FINAL_STATES, JobInfo, JobNotFoundError, JobRegistry, update_status
-from eval_runs.job_spec import JobSpecError, SlurmOptions, build_job_spec
+from eval_runs.jobs.registry import FINAL_STATES, JobInfo, JobNotFoundError, JobRegistry, update_status
+from eval_runs.jobs.spec import JobSpecError, SlurmOptions, build_job_spec
 from eval_runs.workspace import workspace_root
 
 __all__ = ["submit_job", "list_jobs", "get_job", "cancel_job", "read_log", "JobInfo", "JobSpecError",
@@ -40,7 +40,7 @@ def submit_job(argv: list[str], *, workspace: str | os.PathLike | None = None, e
     Raises JobSpecError (a ValueError) with a clear message for a bad subcommand, executor or path; nothing is
     created then.
     """
-    from eval_runs.job_executors import executor_for
+    from eval_runs.jobs.executors import executor_for
 
     ws = workspace_root(workspace)
     spec = build_job_spec(argv, workspace=ws, executor=executor, slurm=slurm, module=module)
@@ -71,7 +71,7 @@ def cancel_job(workspace: str | os.PathLike | None, job_id: str) -> JobInfo:
     Returns the job as it is right after the request: a running job shows `cancelled` once its worker has stopped
     the command (within seconds).
     """
-    from eval_runs.job_executors import executor_for
+    from eval_runs.jobs.executors import executor_for
 
     registry = JobRegistry(workspace_root(workspace))
     info = registry.get(job_id)
@@ -160,8 +160,8 @@ def _cmd_submit(args) -> int:
     if args.executor == "slurm":
         slurm = SlurmOptions(**{f.name: getattr(args, "slurm_" + f.name) for f in fields(SlurmOptions)})
     module = "eval_runs"
-    if argv[0] in ("job_probe", "eval_runs.job_probe"):  # the runner's test command
-        module, argv = "eval_runs.job_probe", argv[1:]
+    if argv[0] in ("job_probe", "eval_runs.job_probe", "eval_runs.jobs.probe"):  # the runner's test command
+        module, argv = "eval_runs.jobs.probe", argv[1:]
     job_id = submit_job(argv, workspace=args.workspace, executor=args.executor, slurm=slurm, module=module)
     print(f"submitted job {job_id}")
     return 0
@@ -228,6 +228,3 @@ def main(argv: list[str] | None = None) -> int:
     add_jobs_arguments(parser.add_subparsers(dest="command", required=True))
     return run_jobs_command(parser.parse_args(argv))
 
-
-if __name__ == "__main__":
-    sys.exit(main())

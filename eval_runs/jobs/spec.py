@@ -3,7 +3,7 @@
 A job runs one command, `python -m eval_runs SUBCOMMAND ARGS...`, as an argument list (never through a shell).
 Before a job is created its argv is validated here, once:
 
-  - the module and subcommand are on an allowlist (the engine's subcommands; `eval_runs.job_probe`, the runner's
+  - the module and subcommand are on an allowlist (the engine's subcommands; `eval_runs.jobs.probe`, the runner's
     own test command, takes any arguments);
   - every path the user typed (model folders, task folders, plan files, corpus paths, output paths) is resolved to
     an absolute path and checked: it exists, is readable and is the right kind (a model folder holds config.json,
@@ -29,7 +29,9 @@ EXECUTORS = ("local", "slurm")
 # Subcommands of `python -m eval_runs` a job may run ("jobs" itself is left out: no job launches jobs).
 ENGINE_SUBCOMMANDS = ("sweep", "results", "pretrain", "prune", "distill", "evaluate", "lmeval")
 # module -> allowed subcommands (None: any arguments). The probe is a tiny command for testing the runner.
-ALLOWED_MODULES: dict[str, tuple[str, ...] | None] = {"eval_runs": ENGINE_SUBCOMMANDS, "eval_runs.job_probe": None}
+# ("eval_runs.job_probe" is the probe's path before the runner moved to eval_runs.jobs: job records keep it.)
+ALLOWED_MODULES: dict[str, tuple[str, ...] | None] = {"eval_runs": ENGINE_SUBCOMMANDS, "eval_runs.jobs.probe": None,
+                                                      "eval_runs.job_probe": None}
 
 # Options whose value is a path, by the kind of thing they must name.
 MODEL_DIR_OPTIONS = ("--model", "--teacher", "--student", "--tokenizer-path")  # HF folders (config.json / tokenizer)

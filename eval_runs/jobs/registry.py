@@ -30,7 +30,9 @@ from pathlib import Path
 
 from analysis import json_io
 from analysis.atomic_io import write_json_atomic
-from eval_runs.job_spec import SCHEMA_VERSION, JobSpec
+from eval_runs.jobs.processes import pid_alive, process_start_time, reap_children  # noqa: F401 - pid_alive,
+#                                                   process_start_time: re-exported for callers of the registry
+from eval_runs.jobs.spec import SCHEMA_VERSION, JobSpec
 
 JOBS_DIR = "jobs"
 DB_NAME = "registry.sqlite"
@@ -137,39 +139,6 @@ def read_log_tail(job_dir: Path, n_lines: int = LOG_TAIL_LINES, max_bytes: int =
         fh.seek(max(0, size - max_bytes))
         data = fh.read().decode("utf-8", errors="replace")
     return "\n".join(data.splitlines()[-n_lines:])
-
-
-# ------------------------------------------------------------------------------------------ process checks
-
-def process_start_time(pid: int) -> int | None:
-    """Start time of `pid` in clock ticks since boot (Linux /proc), to tell a reused pid apart; None elsewhere."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except (FileNotFoundError, ProcessLookupError, PermissionError, OSError):
-        return None
-    return int(stat.rsplit(")", 1)[1].split()[19])
-
-
-def pid_alive(pid: int | None, start_time: int | None = None) -> bool:
-    """True if process `pid` runs (not a zombie) and, when `start_time` is known, is the same process."""
-    if not pid:
-        return False
-    proc = Path(f"/proc/{pid}/stat")
-    if Path("/proc/self/stat").exists():
-        try:
-            after = proc.read_text().rsplit(")", 1)[1].split()
-        except (FileNotFoundError, ProcessLookupError, OSError):
-            return False
-        if after[0] in ("Z", "X"):  # zombie / dead: exited, not yet reaped by its parent
-            return False
-        return start_time is None or int(after[19]) == int(start_time)
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 # ------------------------------------------------------------------------------------------ the registry
@@ -309,8 +278,6 @@ class JobRegistry:
 
     def _worker_gone(self, status: dict) -> str:
         """Why the worker is taken as dead ("" if it is alive or not started yet)."""
-        from eval_runs.job_executors import reap_children
-
         reap_children()
         pid, host = status.get("pid"), status.get("host")
         if pid and (host is None or host == socket.gethostname()):

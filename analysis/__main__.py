@@ -221,7 +221,7 @@ def cmd_whatif(args: argparse.Namespace) -> int:
 
             results = _load(args)
             laws = fit_laws(results, args.metric, form=args.form, alpha=args.alpha, method=args.method.replace("-", "_"),
-                            weights="auto", seed=args.seed)
+                            seed=args.seed)
             if len(laws) > 1:
                 raise DataError(f"the rows hold {len(laws)} (family, data_tokens) groups "
                                 f"({', '.join(law.label for law in laws[:6])}); choose one with --family and "

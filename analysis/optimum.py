@@ -1,4 +1,5 @@
-"""The optimal teacher per student: argmin over tested teachers, the vertex of a log-parabola, a bootstrap CI.
+"""The optimal teacher per student: the best tested teacher (or a log-parabola's vertex), the teachers tied with
+it, and the grid interval of T* that holds whatever the curve's shape (steps 6-7); edges are bounds.
 
 For each group (family x data_tokens x student_params) of one metric:
 
@@ -12,8 +13,8 @@ For each group (family x data_tokens x student_params) of one metric:
    and `note` says why the smooth estimate was refused.
 4. at_grid_edge: the argmin is the smallest or the largest teacher tested; the true optimum may lie outside
    (EdgeOptimumWarning). A refused parabola because it is not convex gives a NonConvexWarning.
-5. CI for T*: a percentile interval of the optimum recomputed, with the same rule (steps 2-3), on `n_boot`
-   resamples. How a group is resampled (column `ci_method`):
+5. Resampling (for the two-stage pipeline bootstrap, analysis.law.bootstrap_law): the optimum recomputed, with the
+   same rule (steps 2-3), on `n_boot` resamples. How a group is resampled (column `ci_method`):
    - "runs" (every tested teacher has >= 2 runs): each cell's mean is redrawn as its observed mean plus the mean
      of n resampled residuals (n = its runs). Residuals are run minus cell mean, scaled by sqrt(n / (n - 1)) so
      that their mean square is the cell's variance s^2 (the plain bootstrap gives (n - 1) / n of it). Each one
@@ -35,8 +36,8 @@ For each group (family x data_tokens x student_params) of one metric:
    tested teacher (Gupta's subset selection with Bonferroni: teacher j is kept when m_j - m_i <= q se_ij for every
    other teacher i, q the one-sided t quantile at alpha / (K - 1); se_ij from the moderated cell variances of step
    5, or, with one run everywhere, from the pseudo-residuals of consecutive teachers, Gasser, Sroka &
-   Jennen-Steinmetz 1986, Biometrika 73:625, by their median: robust to the curve's own bend). It holds the best tested teacher with probability >= 1 - alpha
-   whatever the curve's shape.
+   Jennen-Steinmetz 1986, Biometrika 73:625, by their median: robust to the curve's own bend). It holds the best
+   tested teacher with probability >= 1 - alpha whatever the curve's shape.
 7. The interval of T* (ci_lower, ci_upper) is the grid around the tied teachers: from the tested teacher just below
    the smallest tied one to the one just above the largest. For any curve that falls then rises (unimodal: no
    parabola, no symmetry assumed) the optimum lies between the neighbours of the best tested teacher, so the
@@ -49,8 +50,6 @@ For each group (family x data_tokens x student_params) of one metric:
    the loader's reading of an empty, `none` or `0` cell) are the student's no-distillation reference:
    `no_teacher_value` is its mean and `no_teacher_helps` says whether the student alone is as good as the best
    teacher (within the tied set's margin).
-
-The bootstrap of step 5 is what `analysis.law.bootstrap_law` (the two-stage pipeline bootstrap) resamples.
 
 Everything is vectorised over groups and resamples (numpy; no per-group Python loop in the bootstrap), so the
 same machinery serves `analysis.law.bootstrap_law`'s 1000-resample pipeline bootstrap.

@@ -33,6 +33,10 @@ def _parse_bool(text: str) -> bool:
     raise argparse.ArgumentTypeError(f"expected true or false, found {text!r}")
 
 
+# Old option names kept working after a field's rename: field -> extra flag names (without the prefix).
+OPTION_ALIASES = {"ce_weight": ("alpha",)}
+
+
 def add_dataclass_options(parser: argparse.ArgumentParser, cls, *, prefix: str = "", skip: tuple[str, ...] = (),
                           size_fields: tuple[str, ...] = ()) -> None:
     """Add --<prefix><field> for every field of `cls` (tuples take several values; sizes accept 1.1M)."""
@@ -59,7 +63,8 @@ def add_dataclass_options(parser: argparse.ArgumentParser, cls, *, prefix: str =
             kwargs["type"] = type(default[0]) if default else str
         elif kind in (int, float, str):
             kwargs["type"] = kind
-        group.add_argument(opt, **kwargs)
+        group.add_argument(opt, *("--" + (prefix + a).replace("_", "-") for a in OPTION_ALIASES.get(f.name, ())),
+                           **kwargs)
 
 
 def dataclass_from_options(cls, args: argparse.Namespace, *, prefix: str = "", **overrides):
@@ -95,7 +100,8 @@ def add_override_options(parser: argparse.ArgumentParser, cls, *, prefix: str,
             kwargs["type"] = type(default[0]) if default else str
         elif type(default) in (int, float, str):
             kwargs["type"] = type(default)
-        group.add_argument("--" + f.name.replace("_", "-"), **kwargs)
+        group.add_argument("--" + f.name.replace("_", "-"),
+                           *("--" + a.replace("_", "-") for a in OPTION_ALIASES.get(f.name, ())), **kwargs)
 
 
 def overrides_from_options(cls, args: argparse.Namespace, *, prefix: str) -> dict:

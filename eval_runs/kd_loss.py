@@ -1,6 +1,7 @@
 """The distillation loss, computed in chunks of tokens straight from hidden states (no full-vocabulary tensor).
 
-    loss = alpha * CE(labels) + (1 - alpha) * tau^2 * KL(teacher_tau || student_tau)      (nats per token)
+    loss = w * CE(labels) + (1 - w) * tau^2 * KL(teacher_tau || student_tau)      (nats per token; w = ce_weight,
+                                                                                    the paper's alpha)
 
 with teacher_tau = softmax(teacher_logits / tau), student_tau likewise (Hinton et al. 2015; MiniMA's defaults
 alpha = 0.5, tau = 1). The student's output projection, log-softmax, both loss terms and their gradients are
@@ -151,16 +152,17 @@ class _ChunkedDistillation(torch.autograd.Function):
 
 
 def distillation_loss(hidden: torch.Tensor, weight: torch.Tensor, targets: torch.Tensor,
-                      teacher: TeacherTargets | None = None, *, alpha: float = 0.5, temperature: float = 1.0,
+                      teacher: TeacherTargets | None = None, *, ce_weight: float = 0.5, temperature: float = 1.0,
                       chunk_tokens: int = 0) -> LossParts:
     """The KD loss from the student's final hidden states.
 
     hidden: (N, d) student hidden states after the final norm; weight: (V, d) the student's output projection;
     targets: (N,) next-token ids (IGNORE_INDEX = not counted); teacher: the teacher's targets at temperature tau
-    (from `teacher_targets`, same N and V), or None for plain cross-entropy (then the loss is CE, alpha ignored).
+    (from `teacher_targets`, same N and V), or None for plain cross-entropy (then the loss is CE, ce_weight
+    ignored).
     """
     if teacher is None:
-        alpha, probs, neg_entropy, mass = 1.0, None, None, None
+        ce_weight, probs, neg_entropy, mass = 1.0, None, None, None
     else:
         probs, neg_entropy, mass = teacher.probs, teacher.neg_entropy, teacher.mass
         if probs.shape != (hidden.shape[0], weight.shape[0]):
@@ -168,7 +170,7 @@ def distillation_loss(hidden: torch.Tensor, weight: torch.Tensor, targets: torch
                              f"{(hidden.shape[0], weight.shape[0])} (the teacher and student must share a tokenizer)")
     stats: dict = {}
     chunk_tokens = chunk_size(chunk_tokens, weight.shape[0], hidden.device)
-    loss = _ChunkedDistillation.apply(hidden, weight, probs, neg_entropy, mass, targets, float(alpha),
+    loss = _ChunkedDistillation.apply(hidden, weight, probs, neg_entropy, mass, targets, float(ce_weight),
                                       float(temperature), int(chunk_tokens), stats)
     return LossParts(loss, stats["ce"], stats["kl"])
 
@@ -185,9 +187,9 @@ def summed_nll(hidden: torch.Tensor, weight: torch.Tensor, targets: torch.Tensor
     return out
 
 
-def reference_distillation_loss(student_logits, teacher_logits, targets, *, alpha=0.5, temperature=1.0):
+def reference_distillation_loss(student_logits, teacher_logits, targets, *, ce_weight=0.5, temperature=1.0):
     """Straightforward full-logit formula (float64 in tests; the bench baseline in float32)."""
     ce = F.cross_entropy(student_logits, targets)
     kl = F.kl_div(F.log_softmax(student_logits / temperature, -1), F.softmax(teacher_logits / temperature, -1),
                   reduction="batchmean")
-    return alpha * ce + (1 - alpha) * temperature ** 2 * kl
+    return ce_weight * ce + (1 - ce_weight) * temperature ** 2 * kl

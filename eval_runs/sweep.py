@@ -53,7 +53,7 @@ class SweepPlan:
     teacher_lr: float = 3e-3  # pretraining peak LR (tiny models train fast at high LR)
     student_lr: float = 2e-3  # distillation peak LR
     warmup_fraction: float = 0.03  # share of steps warming up (MiniMA 1%; short runs need a little more)
-    alpha: float = 0.5  # CE weight (MiniMA 0.5)
+    ce_weight: float = 0.5  # CE weight against the KD term (MiniMA 0.5; plans may still call it alpha)
     temperature: float = 1.0  # KD temperature (MiniMA 1)
     eval_tokens: int = 65536  # validation tokens per evaluation
     eval_every: int = 0  # steps between evaluations during distillation; 0 = at the end only
@@ -73,9 +73,13 @@ class SweepPlan:
 _SIZE_FIELDS = {"teacher_params", "student_params", "data_tokens", "teacher_tokens", "corpus_max_bytes", "eval_tokens"}
 
 
+PLAN_KEY_ALIASES = {"alpha": "ce_weight"}  # old key -> its name now (`alpha` is a significance level in analysis)
+
+
 def plan_from_dict(values: dict, *, source: str = "plan") -> SweepPlan:
     """A SweepPlan from a flat dict (TOML, JSON or CLI); unknown keys and wrong types are refused by name."""
     known = {f.name: f for f in fields(SweepPlan)}
+    values = {PLAN_KEY_ALIASES.get(k, k): v for k, v in values.items()}  # plans written before a key's rename
     unknown = sorted(set(values) - set(known))
     if unknown:
         raise ValueError(f"{source}: unknown key(s) {', '.join(map(repr, unknown))} (expected some of: "
@@ -219,7 +223,7 @@ def run_sweep(plan: SweepPlan, *, workspace=None, device: str = "cpu", progress:
               f"{data.tokens.n_train_tokens:,} train / {data.tokens.n_val_tokens:,} val tokens")
     base = dict(batch_size=plan.batch_size, grad_accum=plan.grad_accum, seq_len=plan.seq_len,
                 warmup_fraction=plan.warmup_fraction, eval_tokens=plan.eval_tokens,
-                checkpoint_every=plan.checkpoint_every, alpha=plan.alpha, temperature=plan.temperature)
+                checkpoint_every=plan.checkpoint_every, ce_weight=plan.ce_weight, temperature=plan.temperature)
     teacher_cfg = TrainConfig(n_tokens=plan.teacher_tokens, lr=plan.teacher_lr, **base)
     prune_cfg = PruneConfig(importance=plan.importance, drop_layers=plan.drop_layers)
 

@@ -41,7 +41,8 @@ class TrainConfig:
     beta1: float = 0.9
     beta2: float = 0.95
     grad_clip: float = 1.0  # max global gradient norm
-    alpha: float = 0.5  # weight of CE against the labels; 1 - alpha goes to the KD term (MiniMA: 0.5)
+    ce_weight: float = 0.5  # weight of CE against the labels; 1 - ce_weight goes to the KD term (MiniMA: 0.5;
+    #                        the paper calls it alpha, `--alpha` still works)
     temperature: float = 1.0  # KD temperature tau (MiniMA: 1)
     seed: int = 0  # data order and initialisation
     log_every: int = 10  # steps between metrics.jsonl lines
@@ -195,7 +196,7 @@ def train_models(trainees: list[Trainee], data: TokenData, config: TrainConfig, 
                     if autocast:
                         hidden = hidden.to(torch.bfloat16)
                     parts = distillation_loss(hidden, t.model.get_output_embeddings().weight, targets, shared,
-                                              alpha=config.alpha, temperature=config.temperature,
+                                              ce_weight=config.ce_weight, temperature=config.temperature,
                                               chunk_tokens=config.loss_chunk_tokens)
                     (parts.loss / config.grad_accum).backward()
                 s["loss"] += float(parts.loss.detach()) / config.grad_accum

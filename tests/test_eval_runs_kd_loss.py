@@ -21,10 +21,10 @@ def _problem(n=37, d=12, v=50, dtype=torch.float64):
 @pytest.mark.parametrize("alpha, tau", [(0.5, 1.0), (0.3, 2.0), (1.0, 1.0)])
 def test_kd_loss_and_gradients_match_a_float64_reference(alpha, tau):
     h, w, th, tw, y = _problem()
-    ref = reference_distillation_loss(h @ w.T, th @ tw.T, y, alpha=alpha, temperature=tau)
+    ref = reference_distillation_loss(h @ w.T, th @ tw.T, y, ce_weight=alpha, temperature=tau)
     ref_gh, ref_gw = torch.autograd.grad(ref, (h, w))
     shared = teacher_targets(th, tw, temperature=tau, chunk_tokens=8, dtype=torch.float64)
-    parts = distillation_loss(h, w, y, shared, alpha=alpha, temperature=tau, chunk_tokens=8)
+    parts = distillation_loss(h, w, y, shared, ce_weight=alpha, temperature=tau, chunk_tokens=8)
     gh, gw = torch.autograd.grad(parts.loss, (h, w))
     torch.testing.assert_close(parts.loss, ref, rtol=1e-10, atol=1e-10)
     torch.testing.assert_close(gh, ref_gh, rtol=1e-8, atol=1e-10)
@@ -71,7 +71,7 @@ def test_the_reported_terms_are_the_cross_entropy_and_the_kl_divergence(tau):
     kl = torch.nn.functional.kl_div(torch.log_softmax(zs / tau, -1), torch.softmax(zt / tau, -1),
                                     reduction="batchmean")
     shared = teacher_targets(th, tw, temperature=tau, chunk_tokens=8, dtype=torch.float64)
-    parts = distillation_loss(h, w, y, shared, alpha=0.4, temperature=tau, chunk_tokens=8)
+    parts = distillation_loss(h, w, y, shared, ce_weight=0.4, temperature=tau, chunk_tokens=8)
     assert parts.ce == pytest.approx(float(ce), rel=1e-10) and parts.kl == pytest.approx(float(kl), rel=1e-10)
     torch.testing.assert_close(shared.mass, torch.ones(len(y), dtype=torch.float64))
 
@@ -86,3 +86,20 @@ def test_with_bfloat16_teacher_probabilities_the_kl_term_stays_within_its_roundi
                                     torch.softmax((th @ tw.T).double(), -1), reduction="batchmean")
     parts = distillation_loss(h, w, y, teacher_targets(th, tw))  # bfloat16 probabilities, default chunks
     assert parts.kl == pytest.approx(float(kl), rel=1e-3, abs=2e-4)  # measured error: 5e-5 to 5e-4
+
+
+def test_the_cross_entropy_weight_is_ce_weight_and_old_alpha_spellings_still_load(tmp_path):
+    from eval_runs.__main__ import build_parser
+    from eval_runs.sweep import PRESETS, plan_from_dict, read_plan
+
+    args = build_parser().parse_args(["distill", "--teacher", "t", "--student", "s", "--name", "r", "--alpha", "0.3"])
+    assert args.ce_weight == 0.3  # the paper's name on the command line still works
+    args = build_parser().parse_args(["distill", "--teacher", "t", "--student", "s", "--name", "r",
+                                      "--ce-weight", "0.7"])
+    assert args.ce_weight == 0.7
+    grid = {"name": "old", "teacher_params": ["300K"], "student_params": ["100K"], "data_tokens": ["40K"]}
+    assert plan_from_dict({**grid, "alpha": 0.25}).ce_weight == 0.25  # a plan written before the rename
+    (tmp_path / "plan.toml").write_text('name = "old"\nteacher_params = ["300K"]\nstudent_params = ["100K"]\n'
+                                        'data_tokens = ["40K"]\nalpha = 0.4\n')
+    assert read_plan(tmp_path / "plan.toml").ce_weight == 0.4
+    assert not hasattr(PRESETS["cpu-tiny"], "alpha")

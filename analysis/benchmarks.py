@@ -35,6 +35,8 @@ from statistics import NormalDist
 
 import pandas as pd
 
+from analysis.validate import check_alpha
+
 BENCHMARK_COLUMNS = [
     "model", "task", "metric", "filter", "value", "stderr", "n_samples", "n_shot", "params", "source",
     "lm_eval_version", "date", "is_group", "higher_is_better", "alias", "limit",
@@ -205,8 +207,7 @@ def compare_models(bench: pd.DataFrame, model_a: str, model_b: str, task: str, m
     several rows left (an import with keep="all"), the newest is used and the note says so.
     Raises ValueError naming what is available when a model, task or metric is not in the table.
     """
-    if not 0 < alpha < 1:
-        raise ValueError(f"alpha must be between 0 and 1, found {alpha}")
+    alpha = check_alpha(alpha)
     rows = bench[(bench["task"] == task) & (bench["metric"] == metric)]
     if rows.empty:
         have = sorted(set(zip(bench["task"], bench["metric"])))[:20]

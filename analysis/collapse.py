@@ -39,10 +39,11 @@ import pandas as pd
 from scipy import optimize, special, stats
 
 from analysis.caveats import CapacityGapWarning, ExtrapolationWarning
-from analysis.fit_text import EQUATIONS, fit_repr, fit_repr_html, fmt_number, fmt_params
+from analysis.fit_text import EQUATIONS, FitResults, law_json, param_lines
 from analysis.json_safe import json_number
-from analysis.optimum import SCHEMA_VERSION, emit_caveats, find_optima, optima_records, teacher_cells
+from analysis.optimum import emit_caveats, find_optima, teacher_cells
 from analysis.sizes import format_size
+from analysis.validate import check_alpha, positive_sizes
 
 FORMS = ("linear", "proportional", "power")
 PARAM_NAMES = {"linear": ("slope", "intercept_params"), "proportional": ("slope",),
@@ -212,13 +213,14 @@ def _solve(fun, starts, lo, hi):
 
 
 # ---------------------------------------------------------------------------------------------- results
-@dataclass(frozen=True, eq=False)
-class CollapseFit:
+@dataclass(frozen=True, eq=False, repr=False)
+class CollapseFit(FitResults):
     """A one-stage fit of the law T*(S) to every curve of one group. Sizes in and out are raw parameter counts.
 
     Follows analysis.law.LawFit: params, bse, conf_int(alpha), predict(S, alpha) with statsmodels' summary_frame
     columns, invert(T), rsquared, nobs, optima, caveats, summary(), to_dict()."""
 
+    METHOD = "one-stage"  # how repr names the estimator (a class attribute, not a field)
     form: str
     alpha: float
     metric: str | None
@@ -304,18 +306,6 @@ class CollapseFit:
             hi = np.array([math.exp(log_coef + q * se_log), bhi[1]])
         return pd.DataFrame({"estimate": est, "bse": bse, "lower": lo, "upper": hi}, index=list(self.names))
 
-    @property
-    def params(self) -> pd.Series:
-        return self._table(self.alpha)["estimate"].rename(None)
-
-    @property
-    def bse(self) -> pd.Series:
-        return self._table(self.alpha)["bse"].rename(None)
-
-    def conf_int(self, alpha: float | None = None) -> pd.DataFrame:
-        alpha = self.alpha if alpha is None else _check_alpha(alpha)
-        return self._table(alpha)[["lower", "upper"]]
-
     # -- predictions
     def _log_pred(self, s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """ln T* (millions) and its standard error at students s (params), by the delta method."""
@@ -347,8 +337,8 @@ class CollapseFit:
     def predict(self, student_params, alpha: float | None = None) -> pd.DataFrame:
         """T* (raw params): mean (the law), mean_ci_* (confidence band, log-scale delta method, so always
         positive where the law is), obs_ci_* (where a new student's optimum would fall: adds the law's scatter)."""
-        alpha = self.alpha if alpha is None else _check_alpha(alpha)
-        s = _positive(student_params, "student_params")
+        alpha = self.alpha if alpha is None else check_alpha(alpha)
+        s = positive_sizes(student_params, "student_params")
         caveats = self._note_extrapolation(s)
         mu, se = self._log_pred(s)
         q = self._q(alpha)
@@ -368,8 +358,8 @@ class CollapseFit:
     def invert(self, teacher_params, alpha: float | None = None) -> pd.DataFrame:
         """The student each teacher serves best (raw params; columns as predict): the root of the law, and the
         students whose confidence (mean_ci_*) or prediction (obs_ci_*) band contains T. NaN where none is found."""
-        alpha = self.alpha if alpha is None else _check_alpha(alpha)
-        t = _positive(teacher_params, "teacher_params")
+        alpha = self.alpha if alpha is None else check_alpha(alpha)
+        t = positive_sizes(teacher_params, "teacher_params")
         grid = np.exp(np.linspace(math.log(1e3), math.log(1e14), 2001))
         band = self.predict_quiet(grid, alpha)
         out = {k: np.full(t.size, np.nan) for k in PREDICTION_COLUMNS}
@@ -466,14 +456,8 @@ class CollapseFit:
         return _shape(np.asarray(x, dtype=float), self.linex_rate, float(self.theta[-1]))
 
     # -- reporting
-    def __repr__(self) -> str:
-        return fit_repr(self, "one-stage")
-
-    def _repr_html_(self) -> str:
-        return fit_repr_html(self, "one-stage")
-
     def summary(self) -> str:
-        level = f"{100 * (1 - self.alpha):g}%"
+        """A readable text table: equation, fit, params with intervals, shape, lack of fit, caveats."""
         s = self.optima["student_params"]
         lines = [
             f"Law of capacity gap, {self.form} form: {EQUATIONS[self.form]}",
@@ -481,11 +465,8 @@ class CollapseFit:
             f"{self.nobs} students {format_size(s.min())} to {format_size(s.max())}, "
             f"{len(self.cells)} (student, teacher) cells; residual df {self.df_resid:g}",
             "",
-            f"  {'param':<18}{'estimate':>14}{'std err':>14}{'ci_lower':>14}{'ci_upper':>14}   ({level})",
         ]
-        for name, row in self._table(self.alpha).iterrows():
-            fmt = fmt_params if name == "intercept_params" else fmt_number
-            lines.append(f"  {name:<18}" + "".join(f"{fmt(row[c]):>14}" for c in ("estimate", "bse", "lower", "upper")))
+        lines += param_lines(self, self._table(self.alpha))
         lof = self.lack_of_fit
         lines += ["", f"  curve shape: a teacher e-fold too big costs {self.asymmetry:.3g}x what one e-fold too small "
                       f"does (linex rate {self.linex_rate:.3g}, kink {self.kink:.3g}); depth {self.depth:.3g} per ln^2 "
@@ -501,17 +482,8 @@ class CollapseFit:
 
     def to_dict(self) -> dict:
         """The law JSON (the keys of LawFit.to_dict, plus method, shape, scatter, lack_of_fit, group)."""
-        table = self._table(self.alpha)
         return {
-            "schema_version": SCHEMA_VERSION,
-            "metric": self.metric,
-            "form": self.form,
-            "alpha": self.alpha,
-            "n_points": self.nobs,
-            "params": {name: {"estimate": json_number(row["estimate"]), "ci_lower": json_number(row["lower"]),
-                              "ci_upper": json_number(row["upper"])} for name, row in table.iterrows()},
-            "r2": json_number(self.rsquared),
-            "optima": optima_records(self.optima),
+            **law_json(self, self._table(self.alpha)),
             "method": self.method,
             "declined": False,
             "group": {"family": self.group.get("family"),
@@ -550,24 +522,6 @@ def _raw_law_params(form: str, th: np.ndarray) -> np.ndarray:
     return np.array([math.exp(th[0] + (1 - th[1]) * _LOG_UNIT), th[1]])
 
 
-def _positive(values, name: str) -> np.ndarray:
-    try:
-        arr = np.atleast_1d(np.asarray(values, dtype=float))
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name}: expected parameter counts such as 1300000000, found {values!r}") from exc
-    if arr.ndim != 1 or arr.size == 0 or not np.all(np.isfinite(arr)) or np.any(arr <= 0):
-        raise ValueError(f"{name}: expected positive, finite parameter counts, found {values!r}")
-    return arr
-
-
-def _check_alpha(alpha) -> float:
-    if not (isinstance(alpha, (int, float)) and 0 < alpha < 1):
-        raise ValueError(f"alpha: expected a number between 0 and 1 (0.05 for 95% intervals), found {alpha!r}")
-    return float(alpha)
-
-
-
-
 # ---------------------------------------------------------------------------------------------- fitting
 def _group_of(results: pd.DataFrame, metric: str) -> dict:
     rows = results[results["metric"] == metric]
@@ -590,7 +544,7 @@ def fit_collapse(results: pd.DataFrame, metric: str, *, form: str = "linear", al
     whose curves show no curse at all (c = 0). Emits and records the optima's caveats."""
     if form not in FORMS:
         raise ValueError(f"form: expected one of {FORMS}, found {form!r}")
-    alpha = _check_alpha(alpha)
+    alpha = check_alpha(alpha)
     group = _group_of(results, metric)
     caveats: list[CapacityGapWarning] = []
     if optima is None:

@@ -49,10 +49,11 @@ from scipy import special, stats
 from analysis.caveats import (CapacityGapWarning, DataWarning, EdgeOptimumWarning, ExtrapolationWarning,
                               FewPointsWarning)
 from analysis.collapse import bracketed_mask, check_bracketed
-from analysis.fit_text import EQUATIONS, fit_repr, fit_repr_html, fmt_number, fmt_params
+from analysis.fit_text import EQUATIONS, FitResults, fmt_number, fmt_params, law_json, param_lines
 from analysis.json_safe import json_number
-from analysis.optimum import SCHEMA_VERSION, emit_caveats, optima_records, resample_optima
+from analysis.optimum import emit_caveats, resample_optima
 from analysis.sizes import format_size
+from analysis.validate import check_alpha, positive_sizes
 
 FORMS = ("linear", "proportional", "power")
 PARAM_NAMES = {"linear": ("slope", "intercept_params"), "proportional": ("slope",),
@@ -108,29 +109,13 @@ def _fieller(y: np.ndarray, b0: float, b1: float, v00: float, v01: float, v11: f
     return np.where(bounded, lo, np.nan), np.where(bounded, hi, np.nan)
 
 
-def _positive(values, name: str) -> np.ndarray:
-    try:
-        arr = np.atleast_1d(np.asarray(values, dtype=float))
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name}: expected parameter counts such as 1300000000, found {values!r}") from exc
-    if arr.ndim != 1 or arr.size == 0 or not np.all(np.isfinite(arr)) or np.any(arr <= 0):
-        raise ValueError(f"{name}: expected positive, finite parameter counts, found {values!r}")
-    return arr
-
-
-def _check_alpha(alpha) -> float:
-    if not (isinstance(alpha, (int, float)) and 0 < alpha < 1):
-        raise ValueError(f"alpha: expected a number between 0 and 1 (0.05 for 95% intervals), found {alpha!r}")
-    return float(alpha)
-
-
-
 # ---------------------------------------------------------------------------------------------- results object
-@dataclass(frozen=True, eq=False)
-class LawFit:
+@dataclass(frozen=True, eq=False, repr=False)
+class LawFit(FitResults):
     """A fitted law T*(S). Sizes in and out are raw parameter counts; `results` is statsmodels' own results
     object on the fitting scale (millions of params; ln of millions for the power form)."""
 
+    METHOD = "two-stage"  # how repr names the estimator (a class attribute, not a field)
     form: str  # "linear" | "proportional" | "power"
     alpha: float  # default for conf_int / predict / invert (0.05 -> 95% intervals)
     weights: str  # "none" (OLS) or "ci" (WLS, 1/var from the optima's intervals)
@@ -181,21 +166,6 @@ class LawFit:
             lo = np.array([math.exp(log_coef - q * se_log), est[1] - q * se[1]])
             hi = np.array([math.exp(log_coef + q * se_log), est[1] + q * se[1]])
         return pd.DataFrame({"estimate": est, "bse": bse, "lower": lo, "upper": hi}, index=list(self.names))
-
-    @property
-    def params(self) -> pd.Series:
-        """Estimates in raw units: slope, intercept_params | slope | coefficient, exponent."""
-        return self._table(self.alpha)["estimate"].rename(None)
-
-    @property
-    def bse(self) -> pd.Series:
-        """Standard errors in raw units (the power coefficient's by the delta method)."""
-        return self._table(self.alpha)["bse"].rename(None)
-
-    def conf_int(self, alpha: float | None = None) -> pd.DataFrame:
-        """(1 - alpha) t-intervals of the params (index: param names; columns lower, upper); NaN without df."""
-        alpha = self.alpha if alpha is None else _check_alpha(alpha)
-        return self._table(alpha)[["lower", "upper"]]
 
     @property
     def _s(self) -> np.ndarray:
@@ -254,8 +224,8 @@ class LawFit:
         (prediction band: where a new optimum would fall). statsmodels' summary_frame columns, index
         student_params. The power form's mean is the median. WLS: the prediction band is for an optimum of
         average weight. Warns (ExtrapolationWarning) far outside the fitted students."""
-        alpha = self.alpha if alpha is None else _check_alpha(alpha)
-        s = _positive(student_params, "student_params")
+        alpha = self.alpha if alpha is None else check_alpha(alpha)
+        s = positive_sizes(student_params, "student_params")
         caveats = self._note_extrapolation(s)
         exog = _design(self.form, s / _UNIT)
         if self.df_resid > 0:
@@ -275,8 +245,8 @@ class LawFit:
         teacher_params). mean: the root of predict(S).mean = T; mean_ci_*: the students whose confidence band
         contains T; obs_ci_*: the students whose prediction band contains T (Fieller / calibration intervals).
         NaN where the set is unbounded (slope not significantly non-zero) or no positive student exists."""
-        alpha = self.alpha if alpha is None else _check_alpha(alpha)
-        t = _positive(teacher_params, "teacher_params")
+        alpha = self.alpha if alpha is None else check_alpha(alpha)
+        t = positive_sizes(teacher_params, "teacher_params")
         y = _response(self.form, t / _UNIT)
         beta = np.asarray(self.results.params, dtype=float)
         cov = self._cov()
@@ -305,15 +275,8 @@ class LawFit:
         return frame
 
     # -- reporting
-    def __repr__(self) -> str:
-        return fit_repr(self, "two-stage")
-
-    def _repr_html_(self) -> str:
-        return fit_repr_html(self, "two-stage")
-
     def summary(self) -> str:
         """A readable text table: equation, fit, params with intervals, R^2/AIC/BIC, caveats."""
-        level = f"{100 * (1 - self.alpha):g}%"
         s = self._s
         lines = [
             f"Law of capacity gap, {self.form} form: {EQUATIONS[self.form]}",
@@ -321,11 +284,8 @@ class LawFit:
             f"{'' if self.metric is None else f' on optima of {self.metric}'}; {self.nobs} points, students "
             f"{format_size(s.min())} to {format_size(s.max())}; residual df {self.df_resid:g}",
             "",
-            f"  {'param':<18}{'estimate':>14}{'std err':>14}{'ci_lower':>14}{'ci_upper':>14}   ({level})",
         ]
-        for name, row in self._table(self.alpha).iterrows():
-            fmt = fmt_params if name in ("intercept_params",) else fmt_number
-            lines.append(f"  {name:<18}" + "".join(f"{fmt(row[c]):>14}" for c in ("estimate", "bse", "lower", "upper")))
+        lines += param_lines(self, self._table(self.alpha))
         lines += ["", f"  R^2 {self.rsquared:.4f}    AIC {self.aic:.2f}    BIC {self.bic:.2f}"
                       "    (teacher-size scale, millions of params)"]
         if self.form == "power":
@@ -337,18 +297,7 @@ class LawFit:
 
     def to_dict(self) -> dict:
         """The law JSON of the CLI contract (README, "Command line"); json.dumps(..., allow_nan=False)-safe."""
-        table = self._table(self.alpha)
-        return {
-            "schema_version": SCHEMA_VERSION,
-            "metric": self.metric,
-            "form": self.form,
-            "alpha": self.alpha,
-            "n_points": self.nobs,
-            "params": {name: {"estimate": json_number(row["estimate"]), "ci_lower": json_number(row["lower"]),
-                              "ci_upper": json_number(row["upper"])} for name, row in table.iterrows()},
-            "r2": json_number(self.rsquared),
-            "optima": optima_records(self.optima),
-        }
+        return law_json(self, self._table(self.alpha))
 
 
 # ---------------------------------------------------------------------------------------------- fitting
@@ -452,7 +401,7 @@ def fit_law(optima: pd.DataFrame, *, form: str = "linear", alpha: float = 0.05, 
         raise ValueError(f"form: expected one of {FORMS}, found {form!r}")
     if weights not in WEIGHTS:
         raise ValueError(f"weights: expected one of {WEIGHTS}, found {weights!r}")
-    alpha = _check_alpha(alpha)
+    alpha = check_alpha(alpha)
     pts = _points(optima)
     check_bracketed(pts, form)
     bracketed = bracketed_mask(pts)
@@ -566,7 +515,7 @@ class LawBootstrap:
         return self.params_boot.std(ddof=1)
 
     def _pct(self, values: np.ndarray, alpha: float | None, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
-        alpha = self.alpha if alpha is None else _check_alpha(alpha)
+        alpha = self.alpha if alpha is None else check_alpha(alpha)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices (no obs noise) -> NaN
             q = np.nanquantile(values, [alpha / 2, 1 - alpha / 2], axis=axis)
@@ -583,7 +532,7 @@ class LawBootstrap:
     def predict(self, student_params, alpha: float | None = None) -> pd.DataFrame:
         """As LawFit.predict: mean = the point fit; mean_ci_* = percentiles of the resampled laws at S;
         obs_ci_* = percentiles of resampled law + N(0, residual variance of the point fit) (a new optimum)."""
-        s = _positive(student_params, "student_params")
+        s = positive_sizes(student_params, "student_params")
         caveats = self.fit._note_extrapolation(s, stacklevel=4)
         mean = _to_params(self.form, _design(self.form, s / _UNIT) @ np.asarray(self.fit.results.params))
         eta = self._eta(s)
@@ -597,7 +546,7 @@ class LawBootstrap:
     def invert(self, teacher_params, alpha: float | None = None) -> pd.DataFrame:
         """As LawFit.invert, from the resampled laws: each resample's root of law(S) = T (mean_ci_*), and of
         law(S) + noise = T (obs_ci_*); mean = the point fit's root."""
-        t = _positive(teacher_params, "teacher_params")
+        t = positive_sizes(teacher_params, "teacher_params")
         y = _response(self.form, t / _UNIT)[:, None]  # (n_T, 1)
         mean = self.fit.invert(t)["mean"].to_numpy()
         c = self.coef_boot
@@ -644,7 +593,7 @@ def bootstrap_law(results: pd.DataFrame, metric: str, *, form: str = "linear", n
     """
     if form not in FORMS:
         raise ValueError(f"form: expected one of {FORMS}, found {form!r}")
-    alpha = _check_alpha(alpha)
+    alpha = check_alpha(alpha)
     if not isinstance(n_boot, (int, np.integer)) or n_boot < 2:
         raise ValueError(f"n_boot: expected at least 2 resamples (1000 is typical), found {n_boot!r}")
     res = resample_optima(results, metric, alpha=alpha, n_boot=int(n_boot), seed=seed)

@@ -67,6 +67,7 @@ import pandas as pd
 from analysis.caveats import CapacityGapWarning, DataWarning, EdgeOptimumWarning, NonConvexWarning
 from analysis.json_safe import json_number
 from analysis.sizes import format_size
+from analysis.validate import check_alpha
 
 # 2: an optimum's interval is the grid around its tied teachers, open (null) on a censored side; keys censored,
 #    tied_teachers, tied_teacher_names, teacher_name, no_teacher_value, no_teacher_helps added; the law JSON adds
@@ -363,8 +364,7 @@ class OptimaResamples(NamedTuple):
 def resample_optima(results: pd.DataFrame, metric: str, *, alpha: float = 0.05, n_boot: int = 200,
                     seed: int = 0) -> OptimaResamples:
     """find_optima without emitting warnings, also returning the (n_boot, G) resampled ln T* (for bootstrap_law)."""
-    if not 0 < alpha < 1:
-        raise ValueError(f"alpha: expected a number between 0 and 1, found {alpha!r}")
+    alpha = check_alpha(alpha)
     if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 0:
         raise ValueError(f"n_boot: expected a whole number of resamples, 0 or more, found {n_boot!r}")
     results, baseline_caveats = _without_baselines(results, metric)

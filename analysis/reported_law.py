@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from analysis import json_io
+from analysis.validate import positive_sizes
 
 REPORTED_LAW_PATH = Path(__file__).parent / "data" / "reported_law.json"
 
@@ -56,12 +57,12 @@ class ReportedLaw:
 
         `alpha` is accepted (and ignored) so that a ReportedLaw can stand wherever a LawFit is used.
         """
-        s = _positive_sizes(student_params, "student_params")
+        s = positive_sizes(student_params, "student_params")
         return _prediction_frame(self.slope * s + self.intercept_params, s, "student_params")
 
     def invert(self, teacher_params, alpha: float | None = None) -> pd.DataFrame:
         """The student size a teacher best serves: S = (T - intercept) / slope, with NaN intervals."""
-        t = _positive_sizes(teacher_params, "teacher_params")
+        t = positive_sizes(teacher_params, "teacher_params")
         return _prediction_frame((t - self.intercept_params) / self.slope, t, "teacher_params")
 
     def to_dict(self) -> dict:
@@ -110,20 +111,6 @@ def load_reported_law(path: str | Path | None = None) -> ReportedLaw:
         fitted_on=str(raw.get("fitted_on", "")),
         extrapolation_check=str(raw.get("extrapolation_check", "")),
     )
-
-
-def _positive_sizes(values, name: str) -> np.ndarray:
-    """1-D float array of positive, finite parameter counts (a scalar becomes one element)."""
-    try:
-        arr = np.atleast_1d(np.asarray(values, dtype=float))
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name}: expected parameter counts such as 1300000000, found {values!r}") from exc
-    if arr.ndim != 1:
-        raise ValueError(f"{name}: expected a number or a 1-D list of numbers, found shape {arr.shape}")
-    bad = ~np.isfinite(arr) | (arr <= 0)
-    if bad.any():
-        raise ValueError(f"{name}: expected positive parameter counts, found {arr[bad][0]!r}")
-    return arr
 
 
 def _prediction_frame(mean: np.ndarray, index: np.ndarray, index_name: str) -> pd.DataFrame:

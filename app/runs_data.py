@@ -178,25 +178,17 @@ def _check_plan(argv: list[str]) -> None:
         raise ValueError(str(error)) from None
 
 
-def sweep_name_of(argv) -> str | None:
-    """The sweep folder a `sweep` argv writes (its --name, or the preset's name), else None."""
-    argv = list(argv)
-    if not argv or argv[0] != "sweep":
-        return None
-    for option in ("--name", "--preset"):
-        if option in argv[:-1]:
-            return argv[argv.index(option) + 1]
-    return None
-
-
 def check_not_running(argv, jobs) -> None:
-    """Two jobs writing one sweep folder at once would race: ValueError naming the job already running it."""
-    name = sweep_name_of(argv)
-    if name is None:
+    """Two jobs writing one sweep folder at once would race: ValueError naming the job already running it. The
+    runner says which sweep a command writes (JobSpec.name); the app never parses an argv itself."""
+    from eval_runs.jobs.spec import build_job_spec
+
+    spec = build_job_spec(list(argv), workspace=workspace_root())
+    if spec.kind != "sweep" or not spec.name:
         return
     for job in jobs:
-        if not job.finished and job.module == "eval_runs" and sweep_name_of(job.argv) == name:
-            raise ValueError(f"sweep {name} is already running as job {job.job_id}; wait for it or cancel it "
+        if not job.finished and job.kind == "sweep" and job.name == spec.name:
+            raise ValueError(f"sweep {spec.name} is already running as job {job.job_id}; wait for it or cancel it "
                              "(submitting a stopped sweep again resumes it)")
 
 

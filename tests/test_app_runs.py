@@ -150,13 +150,13 @@ def test_a_running_job_can_be_cancelled_from_the_page(workspace):
     assert wait_for_job(None, job_id, timeout_seconds=30).status == "cancelled", get_job(None, job_id)
 
 
-def test_a_sweep_that_is_still_running_is_not_launched_twice():
+def test_a_sweep_that_is_still_running_is_not_launched_twice(workspace):
     from types import SimpleNamespace
 
     from app.runs_data import check_not_running
 
-    running = SimpleNamespace(job_id="J1", finished=False, module="eval_runs",
-                              argv=("sweep", "--preset", "cpu-tiny", "--workspace", "/ws"))
+    # what the registry says of a running job: its kind and the sweep it writes (the app parses no argv)
+    running = SimpleNamespace(job_id="J1", finished=False, kind="sweep", name="cpu-tiny")
     with pytest.raises(ValueError, match="already running as job J1"):
         check_not_running(["sweep", "--preset", "cpu-tiny"], [running])
     check_not_running(["sweep", "--name", "other"], [running])  # another sweep may run beside it

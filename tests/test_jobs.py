@@ -252,3 +252,14 @@ def test_the_jobs_cli_answers_bad_input_with_one_line_and_exit_code_2(ws, tmp_pa
     assert code == 2 and "not a job id" in err
     code, _, err = _cli("jobs", "submit", "--workspace", str(ws), "--", "evaluate", "--model", str(tmp_path / "x"))
     assert code == 2 and "does not exist" in err and err.count("\n") == 1
+
+
+def test_a_job_knows_its_kind_and_name_and_describes_itself(tmp_path):
+    from eval_runs.jobs.spec import build_job_spec
+
+    sweep = build_job_spec(["sweep", "--preset", "cpu-tiny"], workspace=tmp_path)
+    assert (sweep.kind, sweep.name, sweep.describe()) == ("sweep", "cpu-tiny", "sweep cpu-tiny")
+    named = build_job_spec(["sweep", "--preset", "cpu-tiny", "--name", "mine"], workspace=tmp_path)
+    assert named.name == "mine"
+    probe = build_job_spec(["--steps", "1"], workspace=tmp_path, module="eval_runs.jobs.probe")
+    assert probe.kind == "probe" and probe.name == "" and probe.describe().startswith("eval_runs.jobs.probe")

@@ -174,23 +174,8 @@ with guarded("draw the launch form"):
 
 
 # ------------------------------------------------------------------------------------------ jobs
-def describe(job) -> str:
-    """What a job runs, in a few words: 'sweep cpu-tiny', 'lm-eval T150K/model on capgap_pydoc_cloze'."""
-    argv = list(job.argv)
-    if job.module != "eval_runs":
-        return f"{job.module} {' '.join(argv)}"[:80]
-    if argv[:1] == ["sweep"]:
-        return f"sweep {runs_data.sweep_name_of(argv) or ''}".strip()
-    if argv[:1] == ["lmeval"] and "--model" in argv[:-1]:
-        model = Path(argv[argv.index("--model") + 1])
-        tasks = argv[argv.index("--tasks") + 1] if "--tasks" in argv[:-1] else ""
-        name = f"{model.parent.name}/{model.name}" if model.name == "model" else model.name
-        return f"lm-eval {name} on {tasks}"
-    return argv[0] if argv else "?"
-
-
 def jobs_table(jobs) -> pd.DataFrame:
-    return pd.DataFrame([{"job": j.job_id, "what": describe(j), "status": j.status,
+    return pd.DataFrame([{"job": j.job_id, "what": j.label, "status": j.status,
                           "progress": 1.0 if j.status == "succeeded" else j.progress,
                           "executor": j.executor, "started": j.started_at or "", "finished": j.finished_at or ""}
                          for j in reversed(jobs)])  # newest first
@@ -234,9 +219,9 @@ def job_details(job) -> None:
         if len(lines) > 500:
             st.caption(f"The last 500 of {len(lines):,} lines (the file: {code(str(job.job_dir) + '/log.txt')}).")
     if job.result_paths:
-        st.caption("Results: " + ", ".join(f"`{p}`" for p in job.result_paths))
+        st.caption("Results: " + ", ".join(code(p) for p in job.result_paths))
     b = st.columns(4)
-    sweep = runs_data.sweep_name_of(job.argv) if job.module == "eval_runs" else None
+    sweep = job.name if job.kind == "sweep" else None
     if not job.finished and b[0].button("Cancel", key=f"cancel_{job.job_id}", icon=":material/stop:"):
         cancel_job(None, job.job_id)
         st.rerun()  # the whole page: a fragment-only rerun is refused outside fragment reruns
@@ -276,7 +261,7 @@ def jobs_panel() -> None:
         by_id = {j.job_id: j for j in jobs}
         ids = list(reversed(by_id))
         job_id = settings.choice("Job", ids, key="job", default=ids[0],
-                                 format_func=lambda i: f"{i} · {describe(by_id[i])} · {by_id[i].status}")
+                                 format_func=lambda i: f"{i} · {by_id[i].label} · {by_id[i].status}")
         job_details(by_id[job_id])
 
 

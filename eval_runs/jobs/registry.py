@@ -83,6 +83,9 @@ class JobInfo:
     result_paths: tuple[str, ...]  # files/folders the job produced (those that exist)
     job_dir: str  # <workspace>/jobs/<job_id>
     external_id: str | None  # the Slurm job id (submitit), when executor="slurm"
+    kind: str = ""  # sweep, distill, lmeval, ... or probe (JobSpec.kind)
+    name: str = ""  # the sweep / run folder it writes, "" when none (JobSpec.name)
+    label: str = ""  # what it runs, in a few words (JobSpec.describe)
 
     @property
     def finished(self) -> bool:
@@ -252,7 +255,7 @@ class JobRegistry:
             finished_at=status.get("finished_at"), exit_code=status.get("exit_code"),
             message=status.get("message") or "", log_tail=read_log_tail(folder),
             result_paths=tuple(status.get("result_paths") or ()), job_dir=str(folder),
-            external_id=status.get("external_id"))
+            external_id=status.get("external_id"), kind=spec.kind, name=spec.name, label=spec.describe())
 
     def list(self) -> list[JobInfo]:
         return [self.get(job_id) for job_id in self.job_ids()]

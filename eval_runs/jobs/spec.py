@@ -100,6 +100,32 @@ class JobSpec:
     def subcommand(self) -> str:
         return self.argv[0] if self.argv else ""
 
+    @property
+    def kind(self) -> str:
+        """What the job is: the engine's subcommand (sweep, distill, lmeval, ...) or "probe" (the runner's test)."""
+        return self.subcommand if self.module == "eval_runs" else "probe"
+
+    @property
+    def name(self) -> str:
+        """The folder the job writes under the workspace (a sweep's or a run's name), or "" when it has none."""
+        args = list(self.argv)
+        if self.kind == "sweep":
+            return _sweep_name(args) or ""
+        if self.kind in ("pretrain", "distill"):
+            return _option_value(args, "--name") or ""
+        if self.kind == "lmeval" and _option_value(args, "--model"):
+            model = Path(_option_value(args, "--model"))
+            return f"{model.parent.name}/{model.name}" if model.name == "model" else model.name
+        return ""
+
+    def describe(self) -> str:
+        """What the job runs, in a few words: 'sweep cpu-tiny', 'lm-eval T150K/model on capgap_pydoc_cloze'."""
+        if self.kind == "probe":
+            return f"{self.module} {' '.join(self.argv)}"[:80]
+        if self.kind == "lmeval":
+            return f"lm-eval {self.name} on {_option_value(list(self.argv), '--tasks') or ''}".strip()
+        return f"{self.kind} {self.name}".strip()
+
     def command(self, python: str) -> list[str]:
         """The full argument list: [python, -m, module, *argv]."""
         return [python, "-m", self.module, *self.argv]

@@ -51,6 +51,31 @@ def optima_for(cache_key: tuple, alpha: float, n_boot: int = 200):
 METHODS = ("one_stage", "two_stage")
 METHOD_LABELS = {"one_stage": "one-stage (every curve at once; default)",
                  "two_stage": "two-stage (the paper's: optima → regression)"}
+METHOD_HELP = ("One-stage fits every student's curve at once (value = student level + one shared, possibly asymmetric "
+               "curve of ln(T / T*(S))): on planted laws its 95% intervals held the truth whatever the curve shape "
+               "or teacher grid. Two-stage is the paper's: each student's best teacher, then a regression; its "
+               "intervals ignore how uncertain those optima are (bench/RESULTS.md).")
+
+
+def one_stage_caption(fit, form: str, alpha: float) -> str:
+    """One paragraph under a one-stage fit: the cells fitted, the lack-of-fit test, the paper's two-stage fit on the
+    same optima (or its refusal)."""
+    from analysis.law import fit_law
+
+    try:
+        two, _ = capture_caveats(fit_law, fit.optima, form=form, alpha=alpha)
+    except ValueError:
+        two = None
+    lof = fit.lack_of_fit
+    text = f"One-stage fit of {len(fit.cells)} (student, teacher) cells. "
+    if lof.get("p_value") is not None:
+        text += (f"Does the law hold? Freeing every student's optimum improves the fit with p = {lof['p_value']:.2g} "
+                 f"(F test; a small p says the optima do not lie on this law). ")
+    if two is None:
+        return text + "The paper's two-stage fit is refused on these optima."
+    name = "exponent" if form == "power" else "slope"
+    return text + (f"The paper's two-stage fit on the same data: {name} {two.params[name]:.3g} "
+                   f"(R² {two.rsquared:.3f}, {two.nobs} bracketed optima).")
 
 
 @dataclass

@@ -119,3 +119,53 @@ def show_refusal(message: str) -> None:
 def empty_state(message: str) -> None:
     """A blue box that says what is missing and what to do next."""
     st.info(message, icon=":material/info:")
+
+
+# ------------------------------------------------------------------------------------------ the law, shown
+def optima_table(optima: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
+    """find_optima's table for reading (sizes with units, tied teachers as a list) and its column labels."""
+    cols = [c for c in ("family", "data_tokens", "student_params", "teacher_params", "ci_lower", "ci_upper",
+                        "censored", "tied_teachers", "method", "n_teachers", "n_runs", "no_teacher_helps", "note")
+            if c in optima]
+    shown = humanize(optima[cols])
+    if "tied_teachers" in shown:
+        shown["tied_teachers"] = optima["tied_teachers"].map(lambda ts: ", ".join(size(t, "") for t in ts))
+    return shown, {"ci_lower": "interval from", "ci_upper": "interval to", "censored": "open side",
+                   "tied_teachers": "tied with the best", "no_teacher_helps": "a teacher helps"}
+
+
+def law_metrics(fit, alpha: float) -> None:
+    """The law's headline numbers in four metrics: slope (or exponent), intercept, R², students."""
+    ci = fit.conf_int(alpha)
+    m = st.columns(4)
+    key = "exponent" if "exponent" in fit.params else "slope"
+    m[0].metric("Exponent p (1 = linear)" if key == "exponent" else "Slope k", f"{fit.params[key]:.3g}",
+                f"{level(alpha)} CI {bounds(ci.loc[key, 'lower'], ci.loc[key, 'upper'])}",
+                delta_color="off", delta_arrow="off", help="Optimal-teacher params per student param.")
+    if "intercept_params" in fit.params:
+        lo, hi = ci.loc["intercept_params", "lower"], ci.loc["intercept_params", "upper"]
+        m[1].metric("Intercept b", signed_size(fit.params["intercept_params"]),
+                    f"{level(alpha)} CI {bounds(lo, hi, signed_size)}", delta_color="off", delta_arrow="off")
+    m[2].metric("R² (bracketed optima)", "—" if pd.isna(fit.rsquared) else f"{fit.rsquared:.4f}")
+    m[3].metric("Students", f"{fit.nobs:g}")
+
+
+def param_table(fit, alpha: float) -> pd.DataFrame:
+    """estimate and interval of each parameter, columns named with the level."""
+    table = fit.conf_int(alpha).rename(columns={"lower": f"{level(alpha)} CI lower",
+                                                "upper": f"{level(alpha)} CI upper"})
+    table.insert(0, "estimate", fit.params)
+    return table
+
+
+def readable_forms(forms: pd.DataFrame) -> pd.DataFrame:
+    """A forms table with units: intercepts as signed sizes, statistics rounded, blanks for n/a."""
+    out = forms.copy()
+    for col in out.columns:
+        if col.startswith("intercept_params"):
+            out[col] = out[col].map(lambda v: "" if pd.isna(v) else signed_size(v))
+        elif col == "r2":
+            out[col] = out[col].map(lambda v: "" if pd.isna(v) else f"{v:.4f}")
+        elif col not in ("form", "group", "refused") and pd.api.types.is_float_dtype(out[col]):
+            out[col] = out[col].map(lambda v: "" if pd.isna(v) else f"{v:.4g}")
+    return out

@@ -4,14 +4,14 @@ whether the slope differs across groups, a table comparing forms, the two-stage 
 reported law as an overlay, and every caveat or refusal of the analysis in words."""
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
 from app import settings
 from app.active import active_data
-from app.compute import (FORMS, FORM_LABELS, METHOD_LABELS, METHODS, bootstrap_for, capture_caveats, forms_table_for,
-                         laws_for, optima_for, reported_law)
-from app.display import bounds, empty_state, humanize, level, md, show_caveats, show_refusal, signed_size
+from app.compute import (FORMS, FORM_LABELS, METHOD_HELP, METHOD_LABELS, METHODS, bootstrap_for, forms_table_for,
+                         laws_for, one_stage_caption, optima_for, reported_law)
+from app.display import (empty_state, law_metrics, level, md, optima_table, param_table, readable_forms,
+                         show_caveats, show_refusal)
 from app.guard import guarded
 
 st.title("The law of capacity gap")
@@ -24,12 +24,7 @@ with st.container(border=True):
     alpha = settings.choice("Interval level", [0.05, 0.1, 0.32], key="alpha", default=0.05, container=c[1],
                             format_func=lambda a: f"{level(a)} (alpha {a:g})")
     method = settings.choice("Fit", list(METHODS), key="method", default="one_stage", container=c[2],
-                             format_func=METHOD_LABELS.get,
-                             help="One-stage fits every student's curve at once (value = student level + one "
-                                  "shared, possibly asymmetric curve of ln(T / T*(S))): on planted laws its 95% "
-                                  "intervals held the truth whatever the curve shape or teacher grid. Two-stage is "
-                                  "the paper's: each student's best teacher, then a regression; its intervals "
-                                  "ignore how uncertain those optima are (bench/RESULTS.md).")
+                             format_func=METHOD_LABELS.get, help=METHOD_HELP)
     overlay = settings.flag("Reported law", key="overlay", default=True, container=c[3],
                             help="Zhang et al.'s T* ≈ 2.498·S − 11.498M, as reported (a reference line).")
 reported = reported_law() if overlay else None
@@ -62,25 +57,8 @@ with guarded("find the optimal teachers"):
     st.plotly_chart(curse_figure(active.rows, optima, active.metric), width="stretch", key="curse")
     show_caveats(optima_caveats)
     with st.expander(f"Optimal teacher per student ({len(optima)} students)"):
-        cols = [c for c in ("family", "data_tokens", "student_params", "teacher_params", "ci_lower", "ci_upper",
-                            "censored", "tied_teachers", "method", "n_teachers", "n_runs", "no_teacher_helps", "note")
-                if c in optima]
-        shown = humanize(optima[cols])
-        if "tied_teachers" in shown:
-            from app.display import size
-
-            shown["tied_teachers"] = optima["tied_teachers"].map(lambda ts: ", ".join(size(t, "") for t in ts))
-        st.dataframe(shown, hide_index=True, width="stretch", column_config={
-            "ci_lower": "interval from", "ci_upper": "interval to", "censored": "open side",
-            "tied_teachers": "tied with the best", "no_teacher_helps": "a teacher helps"})
-
-def _two_stage(optima, form, alpha, fit_law):
-    """The paper's two-stage fit on the same optima, or None where it is refused."""
-    try:
-        return fit_law(optima, form=form, alpha=alpha)
-    except ValueError:
-        return None
-
+        shown, labels = optima_table(optima)
+        st.dataframe(shown, hide_index=True, width="stretch", column_config=labels)
 
 
 # ------------------------------------------------------------------------------------------ law fit
@@ -98,31 +76,9 @@ with guarded("fit the law"):
             show_caveats(result.caveats)
             continue
         fit = result.fit
-        ci = fit.conf_int(alpha)
-        m = st.columns(4)
-        key = "exponent" if "exponent" in fit.params else "slope"
-        m[0].metric("Exponent p (1 = linear)" if key == "exponent" else "Slope k", f"{fit.params[key]:.3g}",
-                    f"{level(alpha)} CI {bounds(ci.loc[key, 'lower'], ci.loc[key, 'upper'])}",
-                    delta_color="off", delta_arrow="off", help="Optimal-teacher params per student param.")
-        if "intercept_params" in fit.params:
-            m[1].metric("Intercept b", signed_size(fit.params["intercept_params"]),
-                        f"{level(alpha)} CI {bounds(ci.loc['intercept_params', 'lower'], ci.loc['intercept_params', 'upper'], signed_size)}",
-                        delta_color="off", delta_arrow="off")
-        m[2].metric("R² (bracketed optima)", "—" if pd.isna(fit.rsquared) else f"{fit.rsquared:.4f}")
-        m[3].metric("Students", f"{fit.nobs:g}")
+        law_metrics(fit, alpha)
         if method == "one_stage":
-            from analysis.law import fit_law
-
-            two, _ = capture_caveats(_two_stage, fit.optima, form, alpha, fit_law)
-            lof = fit.lack_of_fit
-            st.caption(
-                f"One-stage fit of {len(fit.cells)} (student, teacher) cells. "
-                + (f"Does the law hold? Freeing every student's optimum improves the fit with p = "
-                   f"{lof['p_value']:.2g} (F test; a small p says the optima do not lie on this law). "
-                   if lof.get("p_value") is not None else "")
-                + (f"The paper's two-stage fit on the same data: slope {two.params.iloc[0]:.3g} "
-                   f"(R² {two.rsquared:.3f}, {two.nobs} bracketed optima)." if two is not None and key == "slope"
-                   else "The paper's two-stage fit is refused on these optima."))
+            st.caption(one_stage_caption(fit, form, alpha))
         st.plotly_chart(law_figure(fit, fit.optima, reported=reported, alpha=alpha), width="stretch",
                         key=f"law_{i}")
         if method == "one_stage":
@@ -130,11 +86,9 @@ with guarded("fit the law"):
             st.caption("If the law holds, every student's curve, shifted by its optimum from the law, falls on the "
                        "dashed shared curve.")
         show_caveats(result.caveats)
-        table = ci.rename(columns={"lower": f"{level(alpha)} CI lower", "upper": f"{level(alpha)} CI upper"})
-        table.insert(0, "estimate", fit.params)
         if show_details:
             st.markdown("**Parameters** (sizes in raw params; an empty bound is one the data do not give)")
-            st.dataframe(table, width="stretch")
+            st.dataframe(param_table(fit, alpha), width="stretch")
             st.plotly_chart(residuals_figure(fit), width="stretch", key=f"resid_{i}")
             if hasattr(fit, "student_influence"):
                 st.markdown("**Influence**: the law refitted without each student (no student should move the "
@@ -148,19 +102,6 @@ with guarded("fit the law"):
 
 
 # ------------------------------------------------------------------------------------------ forms
-def _readable_forms(forms: pd.DataFrame) -> pd.DataFrame:
-    """compare_forms' table with units: intercepts as signed sizes, statistics rounded, blanks for n/a."""
-    out = forms.copy()
-    for col in out.columns:
-        if col.startswith("intercept_params"):
-            out[col] = out[col].map(lambda v: "" if pd.isna(v) else signed_size(v))
-        elif col in ("r2",):
-            out[col] = out[col].map(lambda v: "" if pd.isna(v) else f"{v:.4f}")
-        elif col not in ("form", "group", "refused") and pd.api.types.is_float_dtype(out[col]):
-            out[col] = out[col].map(lambda v: "" if pd.isna(v) else f"{v:.4g}")
-    return out
-
-
 with guarded("compare the law forms"):
     st.header("3. Which form fits best?")
     forms, forms_caveats = forms_table_for(active.cache_key, alpha=alpha, method=method)
@@ -168,7 +109,7 @@ with guarded("compare the law forms"):
     if forms.empty:
         empty_state("No form could be fitted: see the refusals above.")
     else:
-        st.dataframe(_readable_forms(forms), hide_index=True, width="stretch")
+        st.dataframe(readable_forms(forms), hide_index=True, width="stretch")
     show_caveats(forms_caveats)
 
 # ------------------------------------------------------------------------------------------ bootstrap

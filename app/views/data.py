@@ -110,9 +110,9 @@ def mapping_form(key: str, expanded: bool) -> None:
                 pairs = [f"{c}={f}" for c, f in chosen.items() if f != AUTO]
                 files_used = [f for f in chosen.values() if f != AUTO]
                 if len(files_used) != len(set(files_used)):
-                    st.error("Each file column can be mapped to one contract column only; "
-                             f"found {', '.join(sorted({f for f in files_used if files_used.count(f) > 1}))} "
-                             "used twice.", icon=":material/error:")
+                    twice = ", ".join(sorted({f for f in files_used if files_used.count(f) > 1}))
+                    st.error(f"Each file column can be mapped to one contract column only; found {md(twice)} used "
+                             "twice.", icon=":material/error:")
                     return
                 words = {"1": higher, "0": lower}
                 hib = [f"{m.strip()}={v}" for v, text in words.items() for m in text.split(",") if m.strip()]
@@ -130,14 +130,14 @@ def show_report(report) -> None:
     c[1].metric("Kept", f"{report.n_rows_kept:,} {unit}")
     c[2].metric("Dropped (bad values)", f"{report.n_dropped:,} {unit}")
     c[3].metric("Dropped (exact duplicates)", f"{report.n_duplicates:,} {unit}")
-    st.caption(f"{md(report.source)}: {report.file_format.upper()}, {report.layout} layout"
-               + (f" (metric columns {', '.join(report.metric_columns)})" if report.metric_columns else "")
-               + (f"; columns used: {', '.join(f'{k} ← {v}' for k, v in report.columns_used.items())}"
-                  if report.columns_used else ""))
-    for message in report.warnings:
-        st.warning(message, icon=":material/warning:")
+    st.caption(md(f"{report.source}: {report.file_format.upper()}, {report.layout} layout"
+                  + (f" (metric columns {', '.join(report.metric_columns)})" if report.metric_columns else "")
+                  + (f"; columns used: {', '.join(f'{k} ← {v}' for k, v in report.columns_used.items())}"
+                     if report.columns_used else "")))
+    for message in report.warnings:  # they quote the file's column names and cells: shown as text
+        st.warning(md(message), icon=":material/warning:")
     if report.n_dropped:
-        by_column = ", ".join(f"{col}: {n:,}" for col, n in report.dropped_by_column.items())
+        by_column = md(", ".join(f"{col}: {n:,}" for col, n in report.dropped_by_column.items()))
         st.warning(f"{report.n_dropped:,} {unit} were dropped because of bad values ({by_column}); the first "
                    f"{min(len(report.dropped), report.n_dropped):,} are listed with the reason.",
                    icon=":material/warning:")
@@ -179,11 +179,10 @@ if active.all_rows is not None and not active.error:
             empty_state("No rows match these filters; widen them above.")
         else:
             n_students = rows["student_params"].nunique()
-            n_teachers = rows["teacher_params"].nunique()
+            teachers = rows.loc[rows["teacher_params"] > 0, "teacher_params"]  # 0: trained without a teacher
             st.markdown(f"**{len(rows):,} rows** · {n_students} students "
                         f"({size(rows['student_params'].min())} – {size(rows['student_params'].max())}) · "
-                        f"{n_teachers} teachers ({size(rows['teacher_params'].min())} – "
-                        f"{size(rows['teacher_params'].max())})")
+                        f"{teachers.nunique()} teachers ({size(teachers.min())} – {size(teachers.max())})")
             st.dataframe(humanize(rows.head(500)), hide_index=True, width="stretch")
             if len(rows) > 500:
                 st.caption(f"Showing the first 500 of {len(rows):,} rows.")

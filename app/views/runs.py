@@ -31,7 +31,7 @@ st.title("Runs")
 st.markdown("Launch distillation sweeps and lm-eval runs and follow them here. Jobs keep running when you leave "
             "the page; finished sweeps appear as datasets in the sidebar (**Sweep: name**), finished lm-eval runs on "
             "the **Benchmarks** page.")
-st.caption(f"Workspace: `{workspace_root()}` (the environment variable CAPGAP_HOME moves it)")
+st.caption(f"Workspace: {code(workspace_root())} (the environment variable CAPGAP_HOME moves it)")
 
 
 # ------------------------------------------------------------------------------------------ launching

@@ -16,16 +16,18 @@ figure, `collapse_points`).
 How it is fitted and what its intervals rest on:
 - Nonlinear least squares (scipy.optimize.least_squares) on the cell means (one cell = one student and one
   teacher, weighted by its runs, which is the same fit as on the runs) with the levels and c profiled out (variable
-  projection: for fixed law, gamma and a, (1) is linear in them), started from three asymmetries.
-- Intervals are Wald intervals on the fitting scale from the Jacobian, with a cluster-robust (by student)
-  covariance when it is wider than the model-based one, and t quantiles: planted-law studies (bench/
-  coverage_study.py, shapes the fit does not assume included) are where this choice was checked.
+  projection: for fixed law, gamma, a and r, (1) is linear in them), started from four shapes.
+- The law's parameters get profile-likelihood intervals (the residual sum of squares, minimised over everything
+  else, rising by t^2 times the noise variance; an open side where a bound is reached first), with the noise
+  variance inflated where the cluster-robust (by student) standard error is wider than the model-based one; the
+  power form's coefficient and the bands of predict() use the delta method on ln T*. Planted-law studies
+  (bench/coverage_study.py, shapes the fit does not assume included) are where these choices were checked.
 - The law's scatter: a second fit frees every student's optimum (one ln T* per student, same shape); its
   extra fit over (1) is an F test of the law (`lack_of_fit`), and the spread of those optima around the law beyond
   their own error is the scatter tau a new student's optimum gets in the prediction band (obs_ci_*).
 - Refusal: curves whose fitted shape does not beat flat lines (an F test at alpha, conservative: every curve
-  parameter counted) locate no optimum; and with fewer bracketed students (a student whose tied teachers exclude both ends of its grid; see
-  analysis.optimum) than the law has parameters plus one (two for the proportional form), no law is fitted:
+  parameter counted) locate no optimum; and with fewer bracketed students (best teacher inside the grid, not every
+  teacher tied with it; see analysis.optimum) than the law has parameters plus one, no law is fitted:
   `LawRefused` names the students and the teachers to add.
 """
 from __future__ import annotations

@@ -1,4 +1,6 @@
-"""The law of capacity gap T*(S): fit, results object, forms comparison and the whole-pipeline bootstrap.
+"""The law of capacity gap T*(S) per (family, data_tokens) group (`fit_laws`, one-stage by default: see
+analysis.collapse), the test of equal slopes across groups, and the paper's two-stage fit (optima -> regression:
+`fit_law`, its results object, forms comparison and the whole-pipeline bootstrap), kept for comparison.
 
 Three forms of the optimal teacher T* against the student S (both raw parameter counts):
 
@@ -18,8 +20,8 @@ prediction band), invert(T), rsquared, aic, bic, resid, fitted, summary(), to_di
 Statistical choices (each also in the docstring where it applies):
 - Power form: the fit is linear on the log scale, so its back-transformed `mean` is the *median* T* at S (the
   geometric mean), not the arithmetic mean, and both bands are bands for that median / a new optimum.
-- Two points: a fit is returned with NaN intervals where no residual degree of freedom is left (linear, power)
-  and a FewPointsWarning; fewer than 2 points raise ValueError.
+- Points: only bracketed optima are fitted (an optimum at the edge of its grid, or with every teacher tied, only
+  bounds T*); with fewer than the law's parameters plus one, LawRefused names the teachers to add.
 - invert(T): the student S that teacher T best serves is the root of predict(S) = T; its interval is the set of S
   whose band contains T (inverting the confidence band for mean_ci_*, the prediction band for obs_ci_*): the
   Fieller / calibration interval. When the slope is not significantly non-zero at `alpha` that set is unbounded
@@ -27,10 +29,9 @@ Statistical choices (each also in the docstring where it applies):
 - R^2 is the unweighted, centred R^2 on the teacher-size scale for every form (comparable across forms and to the
   reported 0.9957); AIC/BIC are on the teacher-size scale for every form (the power form's log-scale likelihood
   gets the Jacobian term), so `compare_forms` can rank forms.
-- OLS assumes equally precise optima. Real optima are not: their error grows with T* (roughly constant on the
-  log scale). On simulated sweeps (students 70M-2.8B, 3-5 seeds) OLS slope intervals covered the planted slope only
-  ~65-75% of the time, WLS (weights="ci") ~93% and the pipeline bootstrap ~90-95%; fit_law warns (DataWarning)
-  when OLS is fitted to optima whose intervals differ > 4x in width.
+- OLS assumes equally precise optima, known exactly; they are neither. On the planted-law study
+  (bench/coverage_study.py) this fit's 95% slope interval covered 0.69-0.72 on parabolas and as little as 0.00 on
+  asymmetric curves, whose argmin sits off the optimum: that is why the one-stage fit is the default.
 - `bootstrap_law` resamples runs within each (group, teacher) cell (see analysis.optimum), recomputes every
   optimum with the same rule, refits the law by OLS on each resample, and reports percentile intervals. It carries
   the optima's uncertainty, which the OLS intervals of one fit ignore.

@@ -110,7 +110,7 @@ def cmd_optimum(args: argparse.Namespace) -> int:
     frame = _load(args)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", CapacityGapWarning)
-        optima = find_optima(frame, args.metric, alpha=args.alpha, n_boot=args.n_boot, seed=args.seed)
+        optima = find_optima(frame, args.metric, alpha=args.alpha)
     _report_caveats(caught)
     if args.json:
         _print_json(optima_to_dict(optima, args.metric))
@@ -144,14 +144,13 @@ def _law_record(law, metric: str) -> dict:
 
 
 def cmd_law(args: argparse.Namespace) -> int:
-    from analysis.law import bootstrap_law, fit_laws, slope_difference_test
+    from analysis.law import bootstrap_law, fit_laws, group_rows, slope_difference_test
 
     frame = _load(args)
     method = args.method.replace("-", "_")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", CapacityGapWarning)
-        laws = fit_laws(frame, args.metric, form=args.form, alpha=args.alpha, method=method, weights=args.weights,
-                        n_boot=args.n_boot, seed=args.seed)
+        laws = fit_laws(frame, args.metric, form=args.form, alpha=args.alpha, method=method, weights=args.weights)
         for law in laws:
             for cav in law.caveats:
                 warnings.warn(cav, stacklevel=2)
@@ -161,10 +160,7 @@ def cmd_law(args: argparse.Namespace) -> int:
             for law in laws:
                 if law.fit is None:
                     continue
-                rows = frame[(frame["family"].astype(str) == law.family)]
-                if "data_tokens" in rows:
-                    tok = pd.to_numeric(rows["data_tokens"], errors="coerce")
-                    rows = rows[tok.isna()] if pd.isna(law.data_tokens) else rows[tok == law.data_tokens]
+                rows = group_rows(frame, law.family, law.data_tokens)
                 boots[law.label] = bootstrap_law(rows, args.metric, form=args.form, n_boot=args.bootstrap,
                                                  alpha=args.alpha, seed=args.seed)
     _report_caveats(caught)
@@ -220,8 +216,8 @@ def cmd_whatif(args: argparse.Namespace) -> int:
             from analysis.law import fit_laws
 
             results = _load(args)
-            laws = fit_laws(results, args.metric, form=args.form, alpha=args.alpha, method=args.method.replace("-", "_"),
-                            seed=args.seed)
+            laws = fit_laws(results, args.metric, form=args.form, alpha=args.alpha,
+                            method=args.method.replace("-", "_"))
             if len(laws) > 1:
                 raise DataError(f"the rows hold {len(laws)} (family, data_tokens) groups "
                                 f"({', '.join(law.label for law in laws[:6])}); choose one with --family and "
@@ -280,8 +276,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("results", nargs="?" if optional else None, help="distillation-results file")
         p.add_argument("--metric", required=not optional, help="metric to analyse, e.g. val_loss")
         p.add_argument("--alpha", type=float, default=0.05, help="1 - confidence level (default 0.05)")
-        p.add_argument("--n-boot", type=int, default=200, help="resamples for each optimum's interval")
-        p.add_argument("--seed", type=int, default=0, help="random seed of the resampling")
+        p.add_argument("--n-boot", type=int, default=0,
+                       help="accepted for old scripts; the optima's intervals no longer resample")
+        p.add_argument("--seed", type=int, default=0, help="random seed of the two-stage pipeline bootstrap")
         p.add_argument("--column", action="append", type=_key_value, metavar="CONTRACT=YOURS",
                        help="map a column, e.g. --column student_params=student_size (repeatable)")
         p.add_argument("--size-unit", choices=["K", "M", "B", "T"],

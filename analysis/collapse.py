@@ -59,6 +59,7 @@ _SHAPE_STARTS = ((0.0, 0.0), (1.0, 0.0), (0.0, 1.0), (-1.0, 0.0))  # (a, ln r) t
 # wide enough for any curse curve seen or planted, narrow enough that a sparse grid cannot send the shape to a
 # degenerate corner (a curve flat on one side) that trades against the optimum's place
 _A_BOUND, _GAMMA_BOUND, _LOG_R_BOUND = 4.0, 3.0, math.log(10.0)
+_SHAPE_LO, _SHAPE_HI = (-_GAMMA_BOUND, -_A_BOUND, -_LOG_R_BOUND), (_GAMMA_BOUND, _A_BOUND, _LOG_R_BOUND)
 
 
 class LawRefused(ValueError):
@@ -192,11 +193,10 @@ def _law_start(form: str, optima: pd.DataFrame) -> np.ndarray:
     return np.array([ratio, 1.0])
 
 
-def _bounds(form: str, p_extra: int) -> tuple[np.ndarray, np.ndarray]:
+def _bounds(form: str) -> tuple[np.ndarray, np.ndarray]:
     law_lo = {"linear": [1e-6, -np.inf], "proportional": [-20.0], "power": [-20.0, -5.0]}[form]
     law_hi = {"linear": [1e6, np.inf], "proportional": [20.0], "power": [20.0, 5.0]}[form]
-    return (np.array(law_lo + [-_GAMMA_BOUND, -_A_BOUND, -_LOG_R_BOUND] + [-10.0] * p_extra),
-            np.array(law_hi + [_GAMMA_BOUND, _A_BOUND, _LOG_R_BOUND] + [10.0] * p_extra))
+    return (np.array(law_lo + list(_SHAPE_LO)), np.array(law_hi + list(_SHAPE_HI)))
 
 
 def _solve(fun, starts, lo, hi):
@@ -234,7 +234,6 @@ class CollapseFit(FitResults):
     n_runs: int = 0
     depth: float = 0.0  # c: the curve's depth (metric units per ln^2 at S_ref)
     s_ref: float = 1.0  # params; the student size where the depth is c
-    levels: np.ndarray = field(default=None, repr=False)  # (G,) each student's level (sign-adjusted)
     scatter: float = 0.0  # tau: sd of the students' own optima around the law (ln scale), beyond their error
     lack_of_fit: dict = field(default_factory=dict)  # F test of the law against a free optimum per student
     cells: pd.DataFrame = field(default=None, repr=False)  # the fitted cells (teacher_cells + fitted, x)
@@ -433,7 +432,7 @@ class CollapseFit(FitResults):
         estimate). Columns student_params, then each param NAME and NAME_change (refit minus this fit; NaN where
         the rest cannot be fitted). No student should move the slope by more than its interval's half-width."""
         p = len(self.names)
-        lo, hi = _bounds(self.form, 0)
+        lo, hi = _bounds(self.form)
         rows = []
         for student in self.optima["student_params"]:
             rest = self.cells[self.cells["student_params"] != student].reset_index(drop=True)
@@ -569,13 +568,13 @@ def fit_collapse(results: pd.DataFrame, metric: str, *, form: str = "linear", al
         return _profile(cells, _shape_values(cells, _log_tstar(form, theta[:p], s_m), *theta[p:]))[0]
 
     law0 = _law_start(form, optima.loc[optima["student_params"].isin(students)])
-    lo, hi = _bounds(form, 0)
+    lo, hi = _bounds(form)
     res = _solve(resid, [np.r_[law0, 0.0, a0, r0] for a0, r0 in _SHAPE_STARTS], lo, hi)
     theta = res.x
     r, depth, levels = _profile(cells, _shape_values(cells, _log_tstar(form, theta[:p], s_m), *theta[p:]))
     n_shape = theta.size + 1  # law, gamma, a, r and the depth c: what the curve adds to the students' levels
-    rss_flat = float(np.sum(cells.w * (cells.y - (np.bincount(cells.g, weights=cells.w * cells.y, minlength=G)
-                                                  / np.bincount(cells.g, weights=cells.w, minlength=G))[g]) ** 2))
+    r_flat = _profile(cells, np.zeros_like(cells.y))[0]  # every student at its own level, no curve
+    rss_flat = float(r_flat @ r_flat)
     df_curve = float(cells.n_runs - G - n_shape)
     curse_p = (float(stats.f.sf(((rss_flat - float(r @ r)) / n_shape) / ((float(r @ r) + cells.ss_within)
                                                                           / df_curve), n_shape, df_curve))
@@ -604,7 +603,7 @@ def fit_collapse(results: pd.DataFrame, metric: str, *, form: str = "linear", al
         profile[j] = _profile_ci(resid, theta, j, lo, hi, float(r @ r), target, float(np.sqrt(cov[j, j])))
 
     # the law's scatter and lack of fit: every student's optimum freed (same shape), one extra param per student
-    scatter, lof = _free_optima(cells, form, theta, p, s_m, rss, df_resid, n_obs)
+    scatter, lof = _free_optima(cells, form, theta, p, s_m, rss, n_obs)
 
     fitted_log_t = _log_tstar(form, theta[:p], s_m)
     x_c = cells.x - fitted_log_t[g]
@@ -613,7 +612,7 @@ def fit_collapse(results: pd.DataFrame, metric: str, *, form: str = "linear", al
     table = table.assign(x=x_c, y=(cells.y - levels[g]) / amp, shape=shape_at,
                          fitted=sign * (levels[g] + amp * shape_at))
     fit = CollapseFit(form=form, alpha=alpha, metric=metric, optima=optima.reset_index(drop=True), theta=theta,
-                      cov=cov, df_resid=df_resid, rss=rss, n_runs=n_obs, depth=depth, s_ref=s_ref, levels=sign * levels, scatter=scatter,
+                      cov=cov, df_resid=df_resid, rss=rss, n_runs=n_obs, depth=depth, s_ref=s_ref, scatter=scatter,
                       lack_of_fit=lof, cells=table, higher_is_better=higher, group=group, profile=profile,
                       caveats=list(dict.fromkeys(caveats)))
     emit_caveats(fit.caveats, stacklevel=2)
@@ -689,12 +688,11 @@ def _covariance(jac: np.ndarray, r: np.ndarray, g: np.ndarray, G: int, sigma2: f
 
 
 def _free_optima(cells: _Cells, form: str, theta: np.ndarray, p: int, s_m: np.ndarray, rss_law: float,
-                 df_law: float, n_obs: int) -> tuple[float, dict]:
+                 n_obs: int) -> tuple[float, dict]:
     """Refit with ln T* free per student (same shape family): (tau, lack-of-fit F test)."""
     G = s_m.size
     start = np.r_[_log_tstar(form, theta[:p], s_m), theta[p:]]
-    lo = np.r_[np.full(G, -20.0), -_GAMMA_BOUND, -_A_BOUND, -_LOG_R_BOUND]
-    hi = np.r_[np.full(G, 20.0), _GAMMA_BOUND, _A_BOUND, _LOG_R_BOUND]
+    lo, hi = np.r_[np.full(G, -20.0), _SHAPE_LO], np.r_[np.full(G, 20.0), _SHAPE_HI]
 
     def resid(th):
         return _profile(cells, _shape_values(cells, th[:G], *th[G:]))[0]

@@ -64,7 +64,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from analysis.caveats import CapacityGapWarning, DataWarning, EdgeOptimumWarning, NonConvexWarning
+from analysis.caveats import CapacityGapWarning, DataWarning, EdgeOptimumWarning, NonConvexWarning, _who
 from analysis.json_safe import json_number
 from analysis.sizes import format_size
 from analysis.validate import check_alpha
@@ -436,30 +436,22 @@ def _split_references(results: pd.DataFrame, metric: str) -> tuple[pd.DataFrame,
 
 def teacher_cells(results: pd.DataFrame, metric: str) -> pd.DataFrame:
     """The (group, student, teacher) cells of one metric's runs with a teacher (baselines and no-teacher rows left
-    out): family, data_tokens, student_params, teacher_params, teacher_name, n_runs, mean, ss_within (sum of the
-    runs' squared deviations from their mean). Teachers are identified by size and name."""
-    rows = _check_results(_split_references(_without_baselines(results, metric)[0], metric)[0], metric)
-    frame = pd.DataFrame({
-        "family": rows["family"].astype(str) if "family" in rows else "default",
-        "data_tokens": (pd.to_numeric(rows["data_tokens"], errors="coerce") if "data_tokens" in rows
-                        else np.nan),
-        "student_params": rows["student_params"].astype(np.int64),
-        "teacher_params": rows["teacher_params"].astype(np.int64),
-        "teacher_name": _teacher_names(rows),
-        "value": rows["value"].astype(float),
-    })
-    frame["value2"] = frame["value"] ** 2
-    agg = frame.groupby(["family", "data_tokens", "student_params", "teacher_params", "teacher_name"], dropna=False,
-                        sort=True).agg(n_runs=("value", "size"), total=("value", "sum"), total2=("value2", "sum"))
-    agg = agg.reset_index()
-    agg["mean"] = agg["total"] / agg["n_runs"]
-    agg["ss_within"] = np.maximum(agg["total2"] - agg["total"] ** 2 / agg["n_runs"], 0.0)
-    return agg.drop(columns=["total", "total2"])
+    out), as the layout defines them: family, data_tokens, student_params, teacher_params, teacher_name, n_runs,
+    mean, ss_within (sum of the runs' squared deviations from their mean). Teachers are size and name."""
+    rows = _split_references(_without_baselines(results, metric)[0], metric)[0]
+    lay = _build_layout(rows, metric)
+    groups = lay.groups.iloc[lay.cell_group].reset_index(drop=True)
+    return groups.assign(teacher_params=lay.cell_teacher.astype(np.int64), teacher_name=lay.cell_name,
+                         n_runs=lay.cell_n.astype(np.int64), mean=lay.sign * lay.cell_means(),
+                         ss_within=np.nan_to_num(lay.cell_var) * (lay.cell_n - 1))
 
 
-def find_optima(results: pd.DataFrame, metric: str, *, alpha: float = 0.05, n_boot: int = 200,
+def find_optima(results: pd.DataFrame, metric: str, *, alpha: float = 0.05, n_boot: int = 0,
                 seed: int = 0) -> pd.DataFrame:
-    """The optimal teacher for each family x data_tokens x student, with a (1 - alpha) bootstrap interval.
+    """The optimal teacher for each family x data_tokens x student, with its (1 - alpha) grid interval.
+
+    n_boot, seed: accepted so that older calls run; the table draws no resamples (its interval comes from the tied
+    teachers, step 7), so they change nothing. The two-stage pipeline bootstrap resamples through resample_optima.
 
     Columns (one row per group, sorted by family, data_tokens, student_params):
       family, data_tokens (NaN when absent), student_params;
@@ -479,10 +471,10 @@ def find_optima(results: pd.DataFrame, metric: str, *, alpha: float = 0.05, n_bo
       teacher_name  the best observed teacher's name ("" when none); grid_min, grid_max  the tested range;
       no_teacher_value, no_teacher_helps  the no-distillation reference (step 8; NaN / <NA> without one);
       edge  "smallest" / "largest" where the best observed teacher is at that end of the grid, else None.
-    attrs: metric, alpha, higher_is_better, n_boot, seed, variance_source. Emits EdgeOptimumWarning /
+    attrs: metric, alpha, higher_is_better, seed, variance_source. Emits EdgeOptimumWarning /
     NonConvexWarning / DataWarning.
     """
-    out = resample_optima(results, metric, alpha=alpha, n_boot=n_boot, seed=seed)
+    out = resample_optima(results, metric, alpha=alpha, n_boot=0, seed=seed)
     emit_caveats(out.caveats, stacklevel=2)
     return out.optima
 
@@ -541,8 +533,7 @@ class _Tied(NamedTuple):
     mask: np.ndarray  # (C,) the cell is tied with the best of its group
     lower: np.ndarray  # (G,) teacher just below the smallest tied one (NaN: censored left)
     upper: np.ndarray  # (G,) teacher just above the largest tied one (NaN: censored right)
-    margin: np.ndarray  # (G,) q * se of a difference with the best cell (for the no-teacher comparison)
-    q: np.ndarray  # (G,) the quantile used
+    q: np.ndarray  # (G,) the quantile used (NaN where nothing tells the teachers apart)
 
 
 def _tied_teachers(lay: _Layout, means: np.ndarray, arg_cell: np.ndarray, alpha: float,
@@ -552,8 +543,7 @@ def _tied_teachers(lay: _Layout, means: np.ndarray, arg_cell: np.ndarray, alpha:
 
     n_groups = lay.group_start.size
     mask = np.zeros(means.size, dtype=bool)
-    lower, upper = np.full(n_groups, np.nan), np.full(n_groups, np.nan)
-    margin, qs = np.full(n_groups, np.nan), np.full(n_groups, np.nan)
+    lower, upper, qs = np.full(n_groups, np.nan), np.full(n_groups, np.nan), np.full(n_groups, np.nan)
     for g in range(n_groups):
         k = lay.pad[g][lay.pad[g] >= 0]
         K = k.size
@@ -568,13 +558,12 @@ def _tied_teachers(lay: _Layout, means: np.ndarray, arg_cell: np.ndarray, alpha:
             tied = diff.max(axis=1) <= 0
             tied[k == arg_cell[g]] = True
             qs[g] = q
-            margin[g] = q * math.sqrt(se2[arg_cell[g]])
         mask[k] = tied
         lo_t, hi_t = sizes[tied].min(), sizes[tied].max()
         below, above = sizes[sizes < lo_t], sizes[sizes > hi_t]
         lower[g] = below.max() if below.size else np.nan
         upper[g] = above.min() if above.size else np.nan
-    return _Tied(mask, lower, upper, margin, qs)
+    return _Tied(mask, lower, upper, qs)
 
 
 def _optima_table(lay: _Layout, means: np.ndarray, point: _Optimum, ci_method: np.ndarray,
@@ -597,15 +586,14 @@ def _optima_table(lay: _Layout, means: np.ndarray, point: _Optimum, ci_method: n
     # the vertex must lie inside the grid interval; outside it, the best observed teacher is the estimate
     inside = (np.nan_to_num(tied.lower, nan=0.0) < np.exp(log_t)) & (np.exp(log_t) < np.nan_to_num(tied.upper,
                                                                                                       nan=np.inf))
-    outside_vertex = smooth & ~inside
-    smooth &= inside
-    log_t = np.where(smooth, log_t, np.log(lay.cell_teacher[arg_cell]))
-    best = lay.sign * np.where(smooth, vertex_value, means[arg_cell])
     censored = np.where(np.isnan(tied.lower) & np.isnan(tied.upper), "both",
                         np.where(np.isnan(tied.lower), "left", np.where(np.isnan(tied.upper), "right", None)))
     # tied from the smallest to the largest teacher: a flat curve (or noise) locates no optimum, so none is given
     all_tied = (censored == "both") & (n_t >= 2)
-    smooth &= ~all_tied
+    outside_vertex = smooth & ~inside
+    smooth &= inside & ~all_tied
+    log_t = np.where(smooth, log_t, np.log(lay.cell_teacher[arg_cell]))
+    best = lay.sign * np.where(smooth, vertex_value, means[arg_cell])
 
     lo_t = lay.cell_teacher[lay.pad[:, 0]]
     hi_t = lay.cell_teacher[lay.pad[np.arange(n_groups), n_t - 1]]
@@ -626,7 +614,7 @@ def _optima_table(lay: _Layout, means: np.ndarray, point: _Optimum, ci_method: n
         dup = np.unique(sizes[np.r_[False, sizes[1:] == sizes[:-1]]])
         if dup.size:
             caveats.append(DataWarning(
-                f"The teachers of {_who_text(student, who)} include two checkpoints of the same size "
+                f"The teachers of {_who(student, **who)} include two checkpoints of the same size "
                 f"({', '.join(format_size(d) for d in dup)}; names "
                 f"{', '.join(repr(n) for n in lay.cell_name[k][np.isin(sizes, dup)])}): they are kept apart as two "
                 f"teachers, not pooled as seeds.", kind="duplicate_teacher_size", student_params=student))
@@ -649,7 +637,7 @@ def _optima_table(lay: _Layout, means: np.ndarray, point: _Optimum, ci_method: n
             parts.append("every teacher from the smallest to the largest tested is tied with the best: the runs do "
                          "not locate an optimum (a flat curve, or noise larger than its depth)")
             caveats.append(DataWarning(
-                f"The teachers of {_who_text(student, who)} cannot be told apart from the best one from the smallest "
+                f"The teachers of {_who(student, **who)} cannot be told apart from the best one from the smallest "
                 f"to the largest tested: no optimal teacher is given (a flat curve, or add seeds).",
                 kind="all_tied", student_params=student))
         elif at_edge[i]:
@@ -673,8 +661,6 @@ def _optima_table(lay: _Layout, means: np.ndarray, point: _Optimum, ci_method: n
         elif censored[i] == "right":
             parts.append(f"censored: the tied teachers include the largest tested, so only T* > "
                          f"{format_size(tied.lower[i])} is known")
-        elif censored[i] == "both":
-            parts.append("censored on both sides: the tested teachers do not locate the optimum")
         key = (g.at[i, "family"], _token_key(g.at[i, "data_tokens"]), student)
         if key in ref:
             r_mean, r_n, r_var = ref[key]
@@ -719,12 +705,6 @@ def _optima_table(lay: _Layout, means: np.ndarray, point: _Optimum, ci_method: n
     optima.attrs.update(metric=lay.metric, alpha=float(alpha), higher_is_better=lay.higher_is_better,
                         n_boot=int(boot.shape[0]), variance_source=var_source)
     return optima, caveats
-
-
-def _who_text(student: int, who: dict) -> str:
-    from analysis.caveats import _who
-
-    return _who(student, **who)
 
 
 def _reference_means(lay: _Layout, references: pd.DataFrame | None) -> dict:

@@ -68,8 +68,14 @@ def declined(student_params, reason: str, *, alpha: float | None = 0.05, source:
                   candidates=pd.DataFrame(columns=RANKING_COLUMNS), caveats=(reason,), declined=True, reason=reason)
 
 
-def _decline_reason(s: int, row: dict, law) -> str:
-    """Why a fitted law cannot answer for student s ("" when it can)."""
+def _decline_reason(s: int, row: dict, law, reported: bool) -> str:
+    """Why the law cannot answer for student s ("" when it can). The reported law only where it gives no positive
+    size (it has no interval and no fitted range to judge by)."""
+    if reported:
+        if np.isfinite(row["mean"]) and row["mean"] > 0:
+            return ""
+        return (f"The reported law gives no positive teacher size for a {format_size(s)} student (T* = "
+                f"{row['mean'] / 1e6:.3g}M params): it does not describe students this small.")
     fitted = getattr(law, "optima", None)
     if fitted is not None and len(fitted):
         lo, hi = float(fitted["student_params"].min()), float(fitted["student_params"].max())
@@ -118,14 +124,11 @@ def whatif(student_params, *, law, alpha: float = 0.05, catalog: pd.DataFrame | 
         warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     row = {c: float(prediction[c].iloc[0]) for c in PREDICTION_COLUMNS}
     label = law.label if reported else f"fit ({getattr(law, 'form', 'law')})"
-    reason = _decline_reason(s, row, law) if not reported else (
-        "" if np.isfinite(row["mean"]) and row["mean"] > 0 else
-        f"The reported law gives no positive teacher size for a {format_size(s)} student (T* = "
-        f"{row['mean'] / 1e6:.3g}M params): it does not describe students this small.")
-    if reason and reported:  # a non-positive size: no number and no checkpoints, even when extrapolating
-        return declined(s, reason, alpha=None, source="reported", law_label=label)
-    if reason and not extrapolate:
-        return declined(s, reason, alpha=alpha, law_label=label)
+    reason = _decline_reason(s, row, law, reported)
+    # a non-positive size from the reported law has no number and no checkpoints, even when extrapolating
+    if reason and (reported or not extrapolate):
+        return declined(s, reason, alpha=None if reported else alpha, source="reported" if reported else "fit",
+                        law_label=label)
     if reason:
         reason = "Extrapolation (asked for): " + reason.split(":")[0].rstrip(".") + "; every number below is a guess."
 

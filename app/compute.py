@@ -40,12 +40,12 @@ def rows_for(cache_key: tuple) -> pd.DataFrame:
 
 
 @st.cache_data(show_spinner="Finding the optimal teacher for each student…", max_entries=128)
-def optima_for(cache_key: tuple, alpha: float, n_boot: int = 200):
+def optima_for(cache_key: tuple, alpha: float):
     """(optima frame, caveats) of the active rows."""
     from analysis.optimum import find_optima
 
     rows = rows_for(cache_key)
-    return capture_caveats(find_optima, rows, cache_key[3], alpha=alpha, n_boot=n_boot, seed=0)
+    return capture_caveats(find_optima, rows, cache_key[3], alpha=alpha)
 
 
 METHODS = ("one_stage", "two_stage")
@@ -78,38 +78,24 @@ def one_stage_caption(fit, form: str, alpha: float) -> str:
                    f"(R² {two.rsquared:.3f}, {two.nobs} bracketed optima).")
 
 
-@dataclass
-class LawResult:
-    """One (family, data_tokens) group's law with its caveats; `error` says why there is none (a refusal)."""
-
-    group: str  # "FAMILY" or "FAMILY, 2B tokens"
-    fit: object | None = None  # analysis.collapse.CollapseFit (one-stage) or analysis.law.LawFit (two-stage)
-    caveats: list[str] = field(default_factory=list)
-    error: str = ""
-    family: str = "default"
-    data_tokens: float = float("nan")
-
-
 @st.cache_data(show_spinner="Fitting the law…", max_entries=128)
 def laws_for(cache_key: tuple, *, form: str, alpha: float, method: str = "one_stage", weights: str = "none"):
-    """(list of LawResult, test sentences): one law per (family, data_tokens) group of the active rows, and
-    whether the slope differs across families / token budgets (analysis.law.slope_difference_test)."""
+    """(list of analysis.law.GroupLaw, test sentences): one law per (family, data_tokens) group of the active rows,
+    and whether the slope differs across families / token budgets (analysis.law.slope_difference_test)."""
     from analysis.law import fit_laws, slope_difference_test
 
     rows = rows_for(cache_key)
     laws = fit_laws(rows, cache_key[3], form=form, alpha=alpha, method=method, weights=weights)
-    results = [LawResult(law.label, law.fit, list(dict.fromkeys(str(c) for c in law.caveats)), law.refused,
-                         law.family, law.data_tokens) for law in laws]
     tests = [slope_difference_test(laws, by)["sentence"] for by in ("family", "data_tokens")
              if len({getattr(law, by) if by == "family" else str(law.data_tokens) for law in laws}) > 1]
-    return results, tests
+    return laws, tests
 
 
 def group_rows(cache_key: tuple, family: str, data_tokens: float) -> pd.DataFrame:
-    rows = rows_for(cache_key)
-    rows = rows[rows["family"].astype(str) == family]
-    tokens = pd.to_numeric(rows["data_tokens"], errors="coerce")
-    return rows[tokens.isna()] if pd.isna(data_tokens) else rows[tokens == data_tokens]
+    """The active rows of one (family, data_tokens) group."""
+    from analysis.law import group_rows as rows_of_group
+
+    return rows_of_group(rows_for(cache_key), family, data_tokens)
 
 
 @st.cache_data(show_spinner="Comparing law forms…", max_entries=64)
@@ -130,9 +116,9 @@ def forms_table_for(cache_key: tuple, *, alpha: float, method: str = "one_stage"
                 optima = capture_caveats(find_optima, rows, cache_key[3], alpha=alpha)[0]
                 table, more = capture_caveats(compare_forms, optima, alpha=alpha, weights=weights)
         except ValueError as error:  # a refusal: said in words, the other groups still shown
-            caveats.append(f"{law.group}: {error}")
+            caveats.append(f"{law.label}: {error}")
             continue
-        tables.append(table.assign(group=law.group).set_index("group").reset_index())
+        tables.append(table.assign(group=law.label).set_index("group").reset_index())
         caveats += more
     return (pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()), list(dict.fromkeys(caveats))
 
@@ -198,13 +184,14 @@ def choose_law(active, want: str, *, form: str = "linear", alpha: float = 0.05) 
             return ChosenLaw(None, "fit", f"No law could be fitted on {active.label}: {why}", refusal=why)
         fitted = [r for r in results if r.fit is not None]
         if not fitted:
-            why = " ".join(f"{r.group}: {r.error}" for r in results)
+            why = " ".join(f"{r.label}: {r.refused}" for r in results)
             return ChosenLaw(None, "fit", f"No law can be fitted on {active.label} ({active.metric}).", refusal=why)
         result = fitted[0]
         others = (f" The data hold {len(results)} (family, token budget) groups; narrow them with the sidebar's "
                   f"filters to ask about another." if len(results) > 1 else "")
         return ChosenLaw(result.fit, "fit", f"Using the {form} law fitted on {active.label} "
-                         f"(one-stage; {active.metric}; {result.group}).{others}", result.caveats)
+                         f"(one-stage; {active.metric}; {result.label}).{others}",
+                         [str(c) for c in result.caveats])
     return ChosenLaw(reported, "reported", f"Using {reported_text}.")
 
 

@@ -79,13 +79,13 @@ def build_item(name: str, active, *, form: str, alpha: float, student_params: in
     results = laws_for(key, form=form, alpha=alpha)[0]
     fit_result = next((r for r in results if r.fit is not None), results[0])
     if fit_result.fit is None:
-        return ReportSection(name, f"The law could not be fitted: {fit_result.error}")
+        return ReportSection(name, f"The law could not be fitted: {fit_result.refused}")
     fit = fit_result.fit
     if name == "Law fit":
         return ReportSection(f"The law ({form}, {level(alpha)} intervals)",
                              f"Optimal teacher against student size on {active.label}, with the reported law.",
                              figure=figures.law_figure(fit, fit.optima, reported=reported_law(), alpha=alpha),
-                             notes=tuple(fit_result.caveats))
+                             notes=tuple(str(c) for c in fit_result.caveats))
     if name == "Residuals":
         return ReportSection("Residuals of the law fit", figure=figures.residuals_figure(fit))
     if name == "Law summary":
@@ -95,7 +95,7 @@ def build_item(name: str, active, *, form: str, alpha: float, student_params: in
                               f"{level(alpha)} CI upper": list(ci["upper"])})
         return ReportSection("Law fit summary", f"R² = {fit.rsquared:.4f}; {fit.nobs:g} optimal teachers; "
                              f"AIC {fit.aic:.4g}, BIC {fit.bic:.4g}.\n\n{fit.summary()}", table=table,
-                             notes=tuple(fit_result.caveats))
+                             notes=tuple(str(c) for c in fit_result.caveats))
     raise ValueError(f"unknown report item {name!r}; expected one of {', '.join(ITEMS)}")
 
 

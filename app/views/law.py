@@ -70,9 +70,9 @@ with guarded("fit the law"):
     show_details = settings.flag("Show parameters, residuals and the fit summary", key="details", default=False)
     for i, result in enumerate(laws):
         if len(laws) > 1:
-            st.subheader(md(result.group))
+            st.subheader(md(result.label))
         if result.fit is None:
-            show_refusal(result.error)  # where the slope would be: the refusal, in words
+            show_refusal(result.refused)  # where the slope would be: the refusal, in words
             show_caveats(result.caveats)
             continue
         fit = result.fit
@@ -126,7 +126,7 @@ with guarded("bootstrap the pipeline"):
             if result.fit is None:
                 continue
             if len(laws) > 1:
-                st.subheader(md(result.group))
+                st.subheader(md(result.label))
             try:
                 boot, boot_caveats = bootstrap_for(active.cache_key, form=form, alpha=alpha, n_boot=n_boot,
                                                    family=result.family, data_tokens=result.data_tokens)

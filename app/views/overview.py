@@ -49,9 +49,9 @@ with guarded("show the headline"):
         fit = result.fit
         with right:
             st.subheader("On the active data")
-            st.caption(f"{md(active.label)} · {md(active.metric)} · {md(result.group)} · hash `{active.data_hash}`")
+            st.caption(f"{md(active.label)} · {md(active.metric)} · {md(result.label)} · hash `{active.data_hash}`")
             if fit is None:
-                show_refusal(result.error)
+                show_refusal(result.refused)
                 st.caption("So nothing here is compared with the reported law: the data cannot support a law.")
             else:
                 lo, hi = fit.conf_int(alpha).loc["slope"]

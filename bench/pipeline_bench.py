@@ -3,12 +3,12 @@
     .venv/bin/python bench/pipeline_bench.py [--repeats 5] [--loop-resamples 20]
 
 Data: SIMULATED results (analysis.simulate), 5 families x 10 students x 20 teachers x 10 seeds = 10,000 rows.
-"ours": find_optima (n_boot=200) + fit_law + bootstrap_law (n_boot=1000), vectorised; best and median of
+"ours": find_optima + fit_law + bootstrap_law (n_boot=1000), vectorised; best and median of
 `--repeats` runs after one warm-up.
 "loop": a straightforward implementation timed in the same run: per resample, pandas groupby().sample to resample
 the runs of each (group, teacher) cell, groupby().mean, a Python loop over groups with np.polyfit and the same
 optimum rule, then statsmodels OLS for the law. It runs `--loop-resamples` resamples and is extrapolated linearly
-to the 200 + 1000 resamples that "ours" does (the output says so).
+to the 1000 resamples that "ours" does (the output says so).
 "one-stage": the default law of `python -m analysis law`: fit_laws (per family: find_optima, then the one-stage
 fit of every curve with its profile intervals and the lack-of-fit refit), timed on the same rows, best and median.
 Prints both and their ratio; writes bench/out/pipeline_bench.json. Target: ours <= 1 s on 2 cores, the one-stage
@@ -35,7 +35,6 @@ from analysis.law import bootstrap_law, fit_law, fit_laws  # noqa: E402
 from analysis.optimum import find_optima  # noqa: E402
 from analysis.simulate import simulate_distillation  # noqa: E402
 
-N_BOOT_OPTIMA = 200  # find_optima's default resamples for each optimum's interval
 N_BOOT_LAW = 1000  # the two-stage pipeline bootstrap the target is stated for
 OUT = Path(__file__).resolve().parent / "out" / "pipeline_bench.json"
 
@@ -53,7 +52,7 @@ def make_results() -> pd.DataFrame:
 def ours(results: pd.DataFrame) -> float:
     """Seconds for find_optima + fit_law + bootstrap_law(1000)."""
     t0 = time.perf_counter()
-    optima = find_optima(results, "val_loss", n_boot=N_BOOT_OPTIMA, seed=0)
+    optima = find_optima(results, "val_loss")
     fit_law(optima)
     bootstrap_law(results, "val_loss", n_boot=N_BOOT_LAW, seed=0)
     return time.perf_counter() - t0
@@ -117,12 +116,12 @@ def main() -> None:
     for _ in range(args.loop_resamples):
         loop_resample(plain, rng)
     per_resample = (time.perf_counter() - t0) / args.loop_resamples
-    loop_total = per_resample * (N_BOOT_OPTIMA + N_BOOT_LAW)
+    loop_total = per_resample * N_BOOT_LAW
 
     best, median = min(times), float(np.median(times))
     out = {
         "schema_version": 1,
-        "benchmark": "pipeline: find_optima(n_boot=200) + fit_law + bootstrap_law(n_boot=1000)",
+        "benchmark": "pipeline: find_optima + fit_law + bootstrap_law(n_boot=1000)",
         "data": "SIMULATED: 5 families x 10 students x 20 teachers x 10 seeds",
         "n_rows": int(len(results)),
         "ours_seconds_best": best,
@@ -132,7 +131,7 @@ def main() -> None:
         "loop_seconds_per_resample": per_resample,
         "loop_seconds_extrapolated": loop_total,
         "loop_extrapolation": f"{args.loop_resamples} resamples timed, scaled linearly to "
-                              f"{N_BOOT_OPTIMA} + {N_BOOT_LAW} resamples",
+                              f"{N_BOOT_LAW} resamples",
         "speedup_median": loop_total / median,
         "one_stage_seconds_best": min(one_times),
         "one_stage_seconds_median": float(np.median(one_times)),
@@ -144,9 +143,9 @@ def main() -> None:
     }
     print(f"rows: {len(results):,} (simulated)")
     print(f"ours: median {median:.3f} s, best {best:.3f} s over {args.repeats} runs "
-          f"(find_optima n_boot={N_BOOT_OPTIMA} + fit_law + bootstrap_law n_boot={N_BOOT_LAW}); target <= 1 s: "
+          f"(find_optima + fit_law + bootstrap_law n_boot={N_BOOT_LAW}); target <= 1 s: "
           f"{'met' if median <= 1.0 else 'NOT met'}")
-    print(f"loop: {per_resample * 1000:.1f} ms per resample x {N_BOOT_OPTIMA + N_BOOT_LAW} resamples = "
+    print(f"loop: {per_resample * 1000:.1f} ms per resample x {N_BOOT_LAW} resamples = "
           f"{loop_total:.1f} s (extrapolated from {args.loop_resamples} resamples)")
     print(f"ratio loop / ours: {loop_total / median:.0f}x")
     one_median = float(np.median(one_times))

@@ -1,7 +1,8 @@
 """Command line of the distillation engine.
 
     python -m eval_runs sweep --preset cpu-tiny --workspace DIR [--device cpu|cuda] [--threads 1]
-    python -m eval_runs sweep --plan plan.toml --workspace DIR
+    python -m eval_runs sweep --plan plan.toml --workspace DIR [--max-minutes 60]
+    python -m eval_runs sweep --resume NAME --workspace DIR [--max-minutes 60]   (continue a stopped sweep)
     python -m eval_runs sweep --teacher-params 1M 2M --student-params 250K --data-tokens 500K --workspace DIR
     python -m eval_runs results --workspace DIR --out results.csv
     python -m eval_runs pretrain --workspace DIR --name teacher --params 1.1M [--n-tokens 2M ...]
@@ -70,8 +71,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("sweep", help="run a students x teachers sweep (a preset, a TOML plan, or options)")
     src = p.add_mutually_exclusive_group()
-    src.add_argument("--preset", help="cpu-tiny | cpu-small | gpu-small")
+    from eval_runs.sweep import PRESETS
+    src.add_argument("--preset", choices=sorted(PRESETS), help=" | ".join(PRESETS))
     src.add_argument("--plan", help="a TOML plan file (keys: the fields of eval_runs.sweep.SweepPlan)")
+    src.add_argument("--resume", metavar="NAME", type=name_arg,
+                     help="continue the sweep NAME of the workspace with the plan it was started with")
+    p.add_argument("--max-minutes", type=float, default=0,
+                   help="start no new cell after this many minutes (the sweep stops cleanly; --resume continues)")
     p.add_argument("--no-progress", action="store_true", help="no tqdm bars (for logs)")
     p.add_argument("--workspace", default=None, help="workspace folder (default: $CAPGAP_HOME or ./workspace)")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default: cpu)")
@@ -144,8 +150,15 @@ def sweep_plan_from_args(args: argparse.Namespace):
     """The sweep's plan: the preset or plan file (if any) with every option given on the command line on top."""
     from dataclasses import asdict
 
-    from eval_runs.sweep import SweepPlan, plan_from_dict, preset, read_plan
+    from eval_runs.sweep import SweepPlan, plan_from_dict, preset, read_plan, recorded_plan
     overrides = overrides_from_options(SweepPlan, args, prefix="plan_")
+    if getattr(args, "resume", None):
+        changed = sorted(set(overrides) - {"threads"})
+        if changed:
+            raise ValueError(f"--resume keeps the plan the sweep was started with; remove {', '.join(changed)} "
+                             f"(or start a new sweep under another name)")
+        return plan_from_dict({**asdict(recorded_plan(args.resume, args.workspace)), **overrides},
+                              source=f"sweep {args.resume}")
     base = preset(args.preset) if args.preset else read_plan(args.plan) if args.plan else None
     return plan_from_dict({**(asdict(base) if base else {}), **overrides}, source="sweep options")
 
@@ -205,8 +218,17 @@ def run(argv: list[str] | None = None) -> int:
         from eval_runs.sweep import run_sweep
         plan = sweep_plan_from_args(args)
         _device(args)
-        folder = run_sweep(plan, workspace=args.workspace, device=args.device, progress=not args.no_progress)
-        print(f"sweep finished: {folder}")
+        if args.max_minutes < 0:
+            raise ValueError(f"--max-minutes must be >= 0 (0 = no limit), found {args.max_minutes:g}")
+        folder = run_sweep(plan, workspace=args.workspace, device=args.device, progress=not args.no_progress,
+                           max_minutes=args.max_minutes)
+        status = json.loads((folder / "status.json").read_text(encoding="utf-8"))
+        if status["state"] == "stopped":
+            print(f"sweep stopped: {status['step']}/{status['n_steps']} distillations done, {status['cells_left']} "
+                  f"of {status['n_cells']} cells left; continue with: python -m eval_runs sweep --resume "
+                  f"{plan.name}" + (f" --workspace {args.workspace}" if args.workspace else ""))
+        else:
+            print(f"sweep finished: {folder}")
         return 0
     if args.command == "results":
         from eval_runs.results import write_results_csv

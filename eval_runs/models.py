@@ -146,22 +146,12 @@ def _ffn_width(family: str, d_model: int) -> int:
     return 4 * d_model
 
 
-def ladder_shape(family: str, target_params: int, *, vocab_size: int, max_seq_len: int = 1024,
-                 tie_embeddings: bool = True, aspect_ratio: float = 32.0, tolerance: float = 0.05) -> ModelShape:
-    """A shape of about `target_params` parameters with d_model / n_layers near `aspect_ratio`.
-
-    Small models favour a low aspect ratio (nanoGPT-style tiny configs sit near 32-64). For each (width, depth)
-    the FFN width is tuned within 0.6-1.5x its usual size to land on the target; among shapes within 1% of the
-    target the one nearest the aspect ratio (and the usual FFN width) wins. Raises ValueError when no shape
-    comes within `tolerance` (relative) of the target.
-    """
-    check_family(family)
-    target = int(target_params)
-    if target <= 0:
-        raise ValueError(f"target size must be a positive number of parameters, found {target_params!r}")
-    best, best_score = None, math.inf
+def _ladder_candidates(family: str, target: int, *, vocab_size: int, max_seq_len: int, tie_embeddings: bool,
+                       aspect_ratio: float, head_dim: int, ff_range: tuple[float, float]):
+    """(score, shape) for every (width, depth) whose FFN width can be tuned within `ff_range` x its usual size to
+    land within 1% of `target`; lower scores sit nearer the aspect ratio and the usual FFN width."""
     for d in range(32, 8193, 16):
-        hd = _head_dim_for(d)
+        hd = head_dim or _head_dim_for(d)
         if d % hd:
             continue
         ff0 = _ffn_width(family, d)
@@ -170,24 +160,79 @@ def ladder_shape(family: str, target_params: int, *, vocab_size: int, max_seq_le
             shape = ModelShape(family, vocab_size, L, d, d // hd, hd, ff0, max_seq_len, 0, tie_embeddings)
             n0 = count_params(shape).total_params
             ff = int(round(ff0 + (target - n0) / (L * per_ff)))
-            ff = min(max(ff, int(0.6 * ff0)), int(1.5 * ff0), ff0 * 2)
-            shape = replace(shape, d_ff=max(ff, 1))
-            n = count_params(shape).total_params
-            err = abs(math.log(n / target))
-            closeness = abs(math.log((d / L) / aspect_ratio)) + 0.5 * abs(math.log(ff / ff0))
-            score = closeness + err if err <= 0.01 else 100 + err
-            if score < best_score:
-                best, best_score = shape, score
+            ff = min(max(ff, int(ff_range[0] * ff0), 1), int(ff_range[1] * ff0))
+            shape = replace(shape, d_ff=ff)
+            err = abs(math.log(count_params(shape).total_params / target))
+            if err <= 0.01:
+                yield abs(math.log((d / L) / aspect_ratio)) + 0.5 * abs(math.log(ff / ff0)) + err, shape
             if n0 > target * 2:
                 break
-    n = count_params(best).total_params
-    if abs(n / target - 1) > tolerance:
-        smallest = count_params(ModelShape(family, vocab_size, 1, 32, 2, 16, int(0.6 * _ffn_width(family, 32)),
-                                           max_seq_len, 0, tie_embeddings)).total_params
-        raise ValueError(f"unreachable target size {target:,} parameters for {family} at vocabulary {vocab_size}: "
-                         f"the closest shape has {n:,} (the smallest has {smallest:,}); expected a target within "
-                         f"{tolerance:.0%} of a reachable size")
-    return best
+
+
+def ladder_shape(family: str, target_params: int, *, vocab_size: int, max_seq_len: int = 1024,
+                 tie_embeddings: bool = True, aspect_ratio: float = 32.0, tolerance: float = 0.05,
+                 head_dim: int = 0) -> ModelShape:
+    """A shape of about `target_params` parameters with d_model / n_layers near `aspect_ratio`.
+
+    Small models favour a low aspect ratio (nanoGPT-style tiny configs sit near 32-64). For each (width, depth)
+    the FFN width is tuned within 0.6-1.5x its usual size to land on the target; among shapes within 1% of the
+    target the one nearest the aspect ratio (and the usual FFN width) wins. `head_dim` fixes the head width (0:
+    16/32/64 by width). Raises ValueError when no shape comes within `tolerance` (relative) of the target.
+    """
+    check_family(family)
+    target = int(target_params)
+    if target <= 0:
+        raise ValueError(f"target size must be a positive number of parameters, found {target_params!r}")
+    found = list(_ladder_candidates(family, target, vocab_size=vocab_size, max_seq_len=max_seq_len,
+                                    tie_embeddings=tie_embeddings, aspect_ratio=aspect_ratio, head_dim=head_dim,
+                                    ff_range=(0.6, 1.5)))
+    if found:
+        return min(found, key=lambda c: c[0])[1]
+    smallest = count_params(ModelShape(family, vocab_size, 1, 32, 2, 16, int(0.6 * _ffn_width(family, 32)),
+                                       max_seq_len, 0, tie_embeddings)).total_params
+    raise ValueError(f"unreachable target size {target:,} parameters for {family} at vocabulary {vocab_size} (the "
+                     f"smallest shape has {smallest:,}); expected a target within {tolerance:.0%} of a reachable "
+                     f"size")
+
+
+def fits_inside(small: ModelShape, big: ModelShape) -> bool:
+    """Whether `small` can be pruned out of `big`: no dimension larger, the same head width."""
+    return (small.head_dim == big.head_dim and small.n_layers <= big.n_layers and small.d_model <= big.d_model
+            and small.n_heads <= big.n_heads and small.kv_heads <= big.kv_heads and small.d_ff <= big.d_ff)
+
+
+def nested_ladder(family: str, sizes, *, vocab_size: int, max_seq_len: int = 1024, aspect_ratio: float = 32.0,
+                  head_dim: int = 16) -> dict[int, ModelShape]:
+    """One shape per size (within 1%), each no larger in any dimension (layers, width, heads, FFN) than every
+    bigger one, all with one head width: any member can be pruned out of any larger one, so a student size keeps
+    one architecture whichever teacher it comes from (its random-init baseline too), and the ladder grows the
+    way real model families do.
+
+    Among all such chains the one with the lowest total ladder score wins (aspect ratio and FFN width near the
+    usual, as in `ladder_shape`, the FFN ranging over 0.5-2x its usual width): a shortest path over the
+    candidates of consecutive sizes. Raises ValueError when no nested chain exists (sizes too close together for
+    the vocabulary's embedding cost: space them further apart or shrink the vocabulary).
+    """
+    check_family(family)
+    sizes = sorted({int(s) for s in sizes})
+    best: list[tuple[float, tuple]] = []
+    for i, size in enumerate(sizes):
+        level = _ladder_candidates(family, size, vocab_size=vocab_size, max_seq_len=max_seq_len,
+                                   tie_embeddings=True, aspect_ratio=aspect_ratio, head_dim=head_dim,
+                                   ff_range=(0.5, 2.0))
+        if i == 0:
+            best = [(score, (shape,)) for score, shape in level]
+        else:
+            best = [min(((total + score, chain + (shape,)) for total, chain in best
+                         if fits_inside(chain[-1], shape)), key=lambda c: c[0], default=(math.inf, ()))
+                    for score, shape in level]
+            best = [b for b in best if b[1]]
+        if not best:
+            below = f" from the sizes below it ({', '.join(f'{s:,}' for s in sizes[:i])})" if i else ""
+            raise ValueError(f"no nested ladder of {family} shapes (head width {head_dim}, vocabulary {vocab_size}) "
+                             f"reaches {size:,} parameters{below}; space the sizes further apart or use a smaller "
+                             f"vocabulary")
+    return dict(zip(sizes, min(best, key=lambda c: c[0])[1]))
 
 
 def new_model(shape: ModelShape, seed: int):

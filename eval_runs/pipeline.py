@@ -20,7 +20,7 @@ from eval_runs.corpus import Corpus, CorpusConfig, load_corpus
 from eval_runs.devices import configure_device
 from eval_runs.distributed import barrier, checksums_over_ranks, is_main_process, world_size
 from eval_runs.evaluate import EvalResult, evaluate_model
-from eval_runs.models import ModelShape, count_model_params, new_model, shape_of
+from eval_runs.models import ModelShape, count_model_params, fits_inside, new_model, shape_of
 from eval_runs.prune import PruneConfig, compute_importance, plan_student_shape, prune_model
 from eval_runs.run_folder import RunFolder
 from eval_runs.token_data import TokenData, check_fits_batch, prepare_token_data, train_batch
@@ -154,10 +154,18 @@ def calibration_batches(data: TokenData, config: TrainConfig, prune: PruneConfig
 
 
 def make_student(teacher, plan: StudentPlan, data: TokenData, config: TrainConfig, prune: PruneConfig,
-                 importance=None):
-    """(student model, shape, importance used). Pruned students inherit the teacher's most important units."""
+                 importance=None, shape: ModelShape | None = None):
+    """(student model, shape, importance used). Pruned students inherit the teacher's most important units.
+
+    `shape` fixes the student's architecture (a sweep's matched students); by default it is carved to the target
+    size out of this teacher (the same fraction of heads and widths, so it differs from teacher to teacher)."""
     tshape = shape_of(teacher.config)
-    shape = plan_student_shape(tshape, plan.target_params, drop_layers=prune.drop_layers, tolerance=prune.tolerance)
+    if shape is None:
+        shape = plan_student_shape(tshape, plan.target_params, drop_layers=prune.drop_layers,
+                                   tolerance=prune.tolerance)
+    elif not fits_inside(shape, tshape):
+        raise ValueError(f"student shape {shape} does not fit inside the teacher {tshape} (every dimension must be "
+                         f"no larger, with the same head width)")
     if plan.init == "random":
         return new_model(shape, 1_000 + plan.seed), shape, None
     if plan.init != "pruned":

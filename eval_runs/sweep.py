@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import time
 import tomllib
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 from analysis.atomic_io import write_json_atomic
@@ -59,6 +59,10 @@ class SweepPlan:
     eval_every: int = 0  # steps between evaluations during distillation; 0 = at the end only
     checkpoint_every: int = 200  # steps between checkpoints
     aspect_ratio: float = 32.0  # d_model / n_layers the teacher ladder aims for
+    matched_students: bool = False  # one architecture per student size whichever teacher it is pruned from (one
+    #                                 nested ladder of teachers and students); false = carved out of each teacher
+    head_dim: int = 0  # head width of every model; 0 = by width (16/32/64), or 16 with matched_students
+    lr_ref_width: int = 0  # > 0: each teacher's LR is teacher_lr * lr_ref_width / d_model (muP-style for Adam)
     threads: int = 0  # CPU threads for torch; 0 = torch's default (use 1 on a busy shared machine)
 
     def __post_init__(self):
@@ -89,7 +93,8 @@ def plan_from_dict(values: dict, *, source: str = "plan") -> SweepPlan:
         default = known[key].default
         try:
             if key in _SIZE_FIELDS:
-                out[key] = tuple(parse_size(v) for v in value) if isinstance(default, tuple) else parse_size(value)
+                out[key] = tuple(parse_size(v) for v in value) if isinstance(default, tuple) \
+                    else 0 if value in (0, "0") and default == 0 else parse_size(value)  # 0 = "all" / "off"
             elif isinstance(default, tuple):
                 if not isinstance(value, (list, tuple)):
                     raise TypeError(f"expected a list, found {value!r}")
@@ -141,6 +146,19 @@ PRESETS: dict[str, SweepPlan] = {
                            student_params=(100_000, 200_000), data_tokens=(204_800, 819_200),
                            teacher_tokens=2_048_000, vocab_size=1024, seq_len=64, batch_size=16, eval_tokens=32768,
                            checkpoint_every=200, min_teacher_ratio=1.2, max_teacher_ratio=17.0, threads=1),
+    # The measured example (analysis/data/measured_cpu_law.csv; README there: budget, wall time, what it shows).
+    # Built to be able to show the law: three student sizes, each with one architecture whichever teacher it is
+    # pruned from (a nested ladder, head width 16, so the random-init baseline has it too); teachers 1.25x-20x
+    # every student, pretrained on 4M tokens with a muP-style LR per width so that a bigger teacher is a better
+    # one; 3 seeds; two distillation budgets. A near-byte vocabulary (272) keeps embeddings from eating the
+    # small models. ~2 hours of one CPU thread; `--max-minutes` and `--resume` split it over sessions.
+    "cpu-law": SweepPlan(name="cpu-law", teacher_params=(62_500, 125_000, 250_000, 500_000, 1_000_000, 2_000_000,
+                                                           4_000_000),
+                         student_params=(50_000, 100_000, 200_000), data_tokens=(409_600, 1_638_400),
+                         teacher_tokens=4_096_000, seeds=(0, 1, 2), vocab_size=272, seq_len=128, batch_size=16,
+                         teacher_lr=3e-3, lr_ref_width=64, student_lr=2e-3, eval_tokens=65_536,
+                         checkpoint_every=200, min_teacher_ratio=1.2, max_teacher_ratio=21.0, matched_students=True,
+                         threads=1),
     # Aimed at ~8 minutes on one H100 (bench/gpu_check.py); UNTESTED: no GPU in the authoring session. Timings
     # are estimates from FLOP counts at ~10% MFU; adjust teacher_tokens/data_tokens if it runs long.
     "gpu-small": SweepPlan(name="gpu-small", teacher_params=(6_000_000, 12_000_000, 25_000_000, 50_000_000),
@@ -188,13 +206,46 @@ def plan_pairs(plan: SweepPlan, teacher_sizes: list[int]) -> list[Pair]:
     return pairs
 
 
-def run_sweep(plan: SweepPlan, *, workspace=None, device: str = "cpu", progress: bool = True) -> Path:
-    """Run (or continue) the sweep; returns its folder. Rows are in each student's result.json."""
+def sweep_folder(name: str, workspace=None) -> Path:
+    return workspace_root(workspace) / "sweeps" / check_name(name, "sweep name")
+
+
+def recorded_plan(name: str, workspace=None) -> SweepPlan:
+    """The plan a sweep in the workspace was started with (its plan.json), to resume it without restating it."""
+    from analysis import json_io
+
+    path = sweep_folder(name, workspace) / "plan.json"
+    if not path.exists():
+        raise ValueError(f"no sweep named {name!r} in {workspace_root(workspace)} (expected {path})")
+    return plan_from_dict(json_io.read_json(path).get("plan", {}), source=f"{name}/plan.json")
+
+
+def _cost_units(plan: SweepPlan, teacher_actual: dict[int, int], pairs: list[Pair]) -> dict[tuple, float]:
+    """A rough cost of each cell (parameter x tokens: pretraining 3 T B, a distillation loop (T + 3 sum S) D), to
+    turn the pace so far into the time left."""
+    cells: dict[tuple, float] = {}
+    for t, actual in teacher_actual.items():
+        if any(p.teacher_params == t for p in pairs):
+            cells[("pretrain", t)] = 3.0 * actual * plan.teacher_tokens
+    for p in pairs:
+        key = ("distill", p.teacher_params, p.data_tokens, p.seed)
+        cells[key] = cells.get(key, teacher_actual[p.teacher_params] * p.data_tokens) + 3.0 * p.student_params * \
+            p.data_tokens
+    return cells
+
+
+def run_sweep(plan: SweepPlan, *, workspace=None, device: str = "cpu", progress: bool = True,
+              max_minutes: float = 0) -> Path:
+    """Run (or continue) the sweep; returns its folder. Rows are in each student's result.json.
+
+    `max_minutes` > 0: start no new cell (a teacher's pretraining, or one teacher's distillation loop for one
+    budget and seed) once that many minutes have passed; the sweep's status is then "stopped", and running it
+    again (`sweep --resume NAME`) continues where it stopped. A cell already running finishes first."""
     import torch
 
     from eval_runs.corpus import CorpusConfig
     from eval_runs.devices import resolve_device
-    from eval_runs.models import count_model_params, ladder_shape
+    from eval_runs.models import count_model_params, count_params, ladder_shape, nested_ladder
     from eval_runs.pipeline import (Data, StudentRun, StudentPlan, environment, evaluate_teacher,
                                     distill_students, load_local_model, make_student, prepare_data, pretrain_teacher)
     from eval_runs.prune import PruneConfig
@@ -205,8 +256,7 @@ def run_sweep(plan: SweepPlan, *, workspace=None, device: str = "cpu", progress:
     dev = resolve_device(device)
     if plan.threads:
         torch.set_num_threads(plan.threads)
-    check_name(plan.name, "sweep name")  # the engine checks it too: a plan may come from anywhere
-    root = workspace_root(workspace) / "sweeps" / plan.name
+    root = sweep_folder(plan.name, workspace)
     root.mkdir(parents=True, exist_ok=True)
     sweep = RunFolder(root)
     write_json_atomic(root / "plan.json", {"schema_version": SCHEMA_VERSION, "plan": asdict(plan),
@@ -227,12 +277,19 @@ def run_sweep(plan: SweepPlan, *, workspace=None, device: str = "cpu", progress:
     teacher_cfg = TrainConfig(n_tokens=plan.teacher_tokens, lr=plan.teacher_lr, **base)
     prune_cfg = PruneConfig(importance=plan.importance, drop_layers=plan.drop_layers)
 
+    ladder = {}  # matched students: one nested ladder of teachers and students
+    if plan.matched_students:
+        if plan.teacher_paths:
+            raise ValueError("matched_students needs teacher_params (a ladder pretrained here), not teacher_paths")
+        ladder = nested_ladder(plan.family, plan.teacher_params + plan.student_params,
+                               vocab_size=data.tokens.vocab_size, max_seq_len=plan.seq_len,
+                               aspect_ratio=plan.aspect_ratio, head_dim=plan.head_dim or 16)
     # teachers: sizes first (so the pair list and progress are known), training when first needed
     teachers = []  # (label, actual params, shape or path)
     for t in plan.teacher_params:
-        shape = ladder_shape(plan.family, t, vocab_size=data.tokens.vocab_size, max_seq_len=plan.seq_len,
-                             aspect_ratio=plan.aspect_ratio)
-        from eval_runs.models import count_params
+        shape = ladder.get(t) or ladder_shape(plan.family, t, vocab_size=data.tokens.vocab_size,
+                                              max_seq_len=plan.seq_len, aspect_ratio=plan.aspect_ratio,
+                                              head_dim=plan.head_dim)
         teachers.append((f"T{format_size(t)}", t, count_params(shape).total_params, shape))
     for p in plan.teacher_paths:
         model = load_local_model(p)
@@ -243,7 +300,35 @@ def run_sweep(plan: SweepPlan, *, workspace=None, device: str = "cpu", progress:
         raise ValueError(f"the plan yields no teacher/student pair with teacher/student ratio in "
                          f"[{plan.min_teacher_ratio}, {plan.max_teacher_ratio}]")
     n_done = lambda: sum(RunFolder(root / "students" / p.label).finished for p in pairs)  # noqa: E731
-    sweep.write_status("running", stage="sweep", step=n_done(), n_steps=len(pairs))
+    costs = _cost_units(plan, {t[1]: t[2] for t in teachers}, pairs)
+    done_here = [0.0]  # cost units finished by this process (its pace estimates the time left)
+
+    def cell_done(key) -> bool:
+        if key[0] == "pretrain":
+            return RunFolder(root / "teachers" / f"T{format_size(key[1])}").finished
+        return all(RunFolder(root / "students" / p.label).finished for p in pairs
+                   if (p.teacher_params, p.data_tokens, p.seed) == key[1:])
+
+    def status(state: str, stage: str, **extra) -> None:
+        left = sum(c for k, c in costs.items() if not cell_done(k))
+        elapsed = time.time() - started
+        eta = round(left * elapsed / done_here[0]) if done_here[0] and left else None
+        cells_left = sum(not cell_done(k) for k in costs)
+        sweep.write_status(state, stage=stage, step=n_done(), n_steps=len(pairs), cells_left=cells_left,
+                           n_cells=len(costs), eta_seconds=eta, **extra)
+        line = f"{n_done()}/{len(pairs)} distillations done, {cells_left} of {len(costs)} cells left"
+        if eta:
+            line += f", about {eta / 60:.0f} min at this pace" if eta >= 90 else f", about {eta} s at this pace"
+        sweep.log(line)
+
+    def out_of_time() -> bool:
+        if not max_minutes or time.time() - started < 60 * max_minutes:
+            return False
+        status("stopped", "out of time", message=f"stopped after {max_minutes:g} min at a cell boundary; "
+                                                  f"`sweep --resume {plan.name}` continues it")
+        return True
+
+    status("running", "sweep")
     sweep.log(f"{len(pairs)} distillations over {len(teachers)} teachers on {dev}")
 
     for label, nominal, actual, source in sorted(teachers, key=lambda t: t[2]):
@@ -257,9 +342,17 @@ def run_sweep(plan: SweepPlan, *, workspace=None, device: str = "cpu", progress:
             teacher = load_local_model(source)
             teacher_eval = evaluate_teacher(teacher, data, teacher_cfg, dev)
         else:
-            sweep.log(f"teacher {label}: pretraining {actual:,} parameters on {plan.teacher_tokens:,} tokens")
-            sweep.write_status("running", stage=f"pretrain {label}", step=n_done(), n_steps=len(pairs))
-            teacher, teacher_eval = pretrain_teacher(run, source, data, teacher_cfg, device=dev, progress=progress)
+            trained_here = not run.finished
+            if trained_here:
+                if out_of_time():
+                    return root
+                status("running", f"pretrain {label}")
+            cfg = replace(teacher_cfg, lr=plan.teacher_lr * plan.lr_ref_width / source.d_model) \
+                if plan.lr_ref_width else teacher_cfg
+            sweep.log(f"teacher {label}: pretraining {actual:,} parameters on {plan.teacher_tokens:,} tokens "
+                      f"(peak LR {cfg.lr:.2g})")
+            teacher, teacher_eval = pretrain_teacher(run, source, data, cfg, device=dev, progress=progress)
+            done_here[0] += costs[("pretrain", nominal)] if trained_here else 0.0
         teacher_params = count_model_params(teacher).total_params
         importance = None
         for d in plan.data_tokens:
@@ -267,12 +360,15 @@ def run_sweep(plan: SweepPlan, *, workspace=None, device: str = "cpu", progress:
                 group = [p for p in mine if p.data_tokens == d and p.seed == seed]
                 if not group or all(RunFolder(root / "students" / p.label).finished for p in group):
                     continue
+                if out_of_time():
+                    return root
                 cfg = TrainConfig(n_tokens=d, lr=plan.student_lr, seed=seed, eval_every=plan.eval_every, **base)
                 students = []
                 for p in group:
                     model, shape, imp = make_student(teacher, StudentPlan(p.student_params, p.init, seed),
                                                      data.tokens, cfg, prune_cfg,
-                                                     importance=importance if p.init == "pruned" else None)
+                                                     importance=importance if p.init == "pruned" else None,
+                                                     shape=ladder.get(p.student_params))
                     importance = imp or importance
                     students.append(StudentRun(RunFolder(root / "students" / p.label), model,
                                                StudentPlan(p.student_params, p.init, seed),
@@ -281,10 +377,10 @@ def run_sweep(plan: SweepPlan, *, workspace=None, device: str = "cpu", progress:
                                                 "teacher_tokens": plan.teacher_tokens,
                                                 "student_shape": shape.to_dict()}))
                 sweep.log(f"distilling {len(students)} students from {label} on {d:,} tokens (seed {seed})")
-                sweep.write_status("running", stage=f"distill from {label}, D={format_size(d)}", step=n_done(),
-                                   n_steps=len(pairs))
+                status("running", f"distill from {label}, D={format_size(d)}")
                 distill_students(teacher, students, data, cfg, device=dev, teacher_eval=teacher_eval,
                                  teacher_params=teacher_params, family=plan.family, progress=progress)
+                done_here[0] += costs[("distill", nominal, d, seed)]
                 teacher.to("cpu")
     sweep.write_status("succeeded", stage="sweep", step=len(pairs), n_steps=len(pairs),
                        wall_seconds=round(time.time() - started, 1))

@@ -5,8 +5,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from eval_runs.models import (FAMILIES, count_model_params, count_params, ladder_shape,  # noqa: E402
-                              new_model, shape_of)
+from eval_runs.models import (FAMILIES, count_model_params, count_params, fits_inside, ladder_shape,  # noqa: E402
+                              nested_ladder, new_model, shape_of)
 from eval_runs.prune import compute_importance, plan_student_shape, prune_model  # noqa: E402
 
 torch.set_num_threads(1)
@@ -32,6 +32,29 @@ def test_ladder_hits_the_target_within_five_percent(target):
     shape = ladder_shape("llama", target, vocab_size=VOCAB)
     assert count_params(shape).total_params == pytest.approx(target, rel=0.05)
     assert shape.n_layers >= 1 and shape.d_model % shape.head_dim == 0
+
+
+def test_a_nested_ladder_lets_every_size_be_pruned_out_of_every_bigger_one():
+    sizes = [50_000, 62_500, 100_000, 125_000, 200_000, 250_000, 500_000, 1_000_000, 2_000_000, 4_000_000]
+    ladder = nested_ladder("llama", sizes, vocab_size=272, max_seq_len=128)  # the cpu-law preset's ladder
+    assert sorted(ladder) == sizes
+    for size, shape in ladder.items():
+        assert count_params(shape).total_params == pytest.approx(size, rel=0.01)
+        assert shape.head_dim == 16 and shape.d_model == shape.n_heads * 16
+    for small, big in zip(sizes, sizes[1:]):
+        a, b = ladder[small], ladder[big]
+        assert fits_inside(a, b)
+    # a student pruned out of any teacher of the ladder has exactly the ladder's shape for its size
+    teacher = new_model(ladder[250_000], 0)
+    student = prune_model(teacher, ladder[100_000], compute_importance(teacher, "magnitude"))
+    got, want = shape_of(student.config), ladder[100_000]
+    assert (got.n_layers, got.d_model, got.n_heads, got.kv_heads, got.d_ff) == \
+        (want.n_layers, want.d_model, want.n_heads, want.kv_heads, want.d_ff)
+
+
+def test_a_nested_ladder_that_cannot_exist_is_refused_with_the_reason():
+    with pytest.raises(ValueError, match=r"no nested ladder .*vocabulary 2048\) reaches 50,000 parameters; space"):
+        nested_ladder("llama", [50_000, 100_000], vocab_size=2048, max_seq_len=64)  # the embedding alone is 65K
 
 
 def test_an_unreachable_target_size_is_refused():

@@ -86,3 +86,97 @@ def test_a_tiny_sweep_writes_rows_for_every_pair_and_a_rerun_skips_finished_runs
     stamps = {p: p.stat().st_mtime_ns for p in folder.rglob("result.json")}
     run_sweep(plan, workspace=tmp_path / "ws", progress=False)
     assert {p: p.stat().st_mtime_ns for p in folder.rglob("result.json")} == stamps
+
+
+def _tiny_plan_toml(tmp_path, **extra) -> Path:
+    import textwrap
+
+    (tmp_path / "corpus.txt").write_text(open(textwrap.__file__, encoding="utf-8").read() * 4, encoding="utf-8")
+    values = dict(name="'t'", teacher_params="['62.5K', '125K']", student_params="['50K']",
+                  data_tokens="['10240']", teacher_tokens="'4096'", vocab_size=272,
+                  corpus_paths=f"['{tmp_path / 'corpus.txt'}']", seq_len=32, batch_size=8, eval_tokens="'1024'",
+                  importance="'magnitude'", checkpoint_every=4, matched_students="true", seeds="[0, 1]", threads=1)
+    values.update(extra)
+    path = tmp_path / "plan.toml"
+    path.write_text("".join(f"{k} = {v}\n" for k, v in values.items()), encoding="utf-8")
+    return path
+
+
+def _rows(ws: Path):
+    from eval_runs.results import results_frame
+
+    frame = results_frame(ws)
+    return frame.sort_values(["run_id", "metric"])[["run_id", "metric", "value", "teacher_value"]] \
+        .reset_index(drop=True)
+
+
+@pytest.mark.slow
+def test_a_sweep_killed_mid_cell_and_resumed_ends_as_an_uninterrupted_one(tmp_path):
+    import os
+    import signal
+    import time
+
+    import pandas as pd
+
+    from eval_runs.sweep import read_plan, run_sweep
+
+    plan_path = _tiny_plan_toml(tmp_path)
+    run_sweep(read_plan(plan_path), workspace=tmp_path / "whole", progress=False)
+
+    ws = tmp_path / "killed"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    cmd = [sys.executable, "-m", "eval_runs", "sweep", "--plan", str(plan_path), "--workspace", str(ws),
+           "--no-progress"]
+    proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    students = ws / "sweeps" / "t" / "students"
+    deadline = time.time() + 300
+    while not list(students.glob("*/checkpoint-*")) and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert list(students.glob("*/checkpoint-*")), "the sweep ended before any distillation checkpoint"
+    assert not all((d / "result.json").exists() for d in students.iterdir()), "killed too late: nothing to resume"
+
+    out = subprocess.run([sys.executable, "-m", "eval_runs", "sweep", "--resume", "t", "--workspace", str(ws),
+                          "--no-progress"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr
+    assert "sweep finished" in out.stdout
+    resumed, whole = _rows(ws), _rows(tmp_path / "whole")
+    assert len(whole) == 2 * 2 * 3  # 2 seeds x (2 pruned + 1 random) students x 2 metrics
+    pd.testing.assert_frame_equal(resumed, whole, rtol=1e-6)
+    status = json.loads((ws / "sweeps" / "t" / "status.json").read_text())
+    assert status["state"] == "succeeded"
+
+
+@pytest.mark.slow
+def test_max_minutes_stops_at_a_cell_boundary_and_resume_finishes_the_same_sweep(tmp_path, capsys):
+    import pandas as pd
+
+    from eval_runs.models import nested_ladder
+    from eval_runs.results import results_frame
+    from eval_runs.sweep import read_plan, run_sweep
+
+    plan_path = _tiny_plan_toml(tmp_path)
+    run_sweep(read_plan(plan_path), workspace=tmp_path / "whole", progress=False)
+    ws = tmp_path / "budget"
+    # a budget already spent: the sweep prepares its data, then starts no cell
+    assert main(["sweep", "--plan", str(plan_path), "--workspace", str(ws), "--no-progress",
+                 "--max-minutes", "0.0001"]) == 0
+    said = capsys.readouterr().out
+    assert "sweep stopped: 0/6 distillations done" in said and "sweep --resume t" in said
+    status = json.loads((ws / "sweeps" / "t" / "status.json").read_text())
+    assert status["state"] == "stopped" and status["cells_left"] == status["n_cells"] == 2 + 2 * 2  # pretraining, loops
+    assert not (ws / "sweeps" / "t" / "teachers").exists()
+    # a resumed sweep keeps its plan
+    assert main(["sweep", "--resume", "t", "--workspace", str(ws), "--seeds", "5"]) == 2
+    assert "keeps the plan" in capsys.readouterr().err
+    assert main(["sweep", "--resume", "t", "--workspace", str(ws), "--no-progress"]) == 0
+    pd.testing.assert_frame_equal(_rows(ws), _rows(tmp_path / "whole"), rtol=1e-6)
+    status = json.loads((ws / "sweeps" / "t" / "status.json").read_text())
+    assert status["state"] == "succeeded"
+    # matched students: one architecture per student size, whichever teacher (and the random baseline)
+    shapes = {json.dumps(json.loads((d / "result.json").read_text())["student_shape"], sort_keys=True)
+              for d in (ws / "sweeps" / "t" / "students").iterdir()}
+    want = nested_ladder("llama", [62_500, 125_000, 50_000], vocab_size=272, max_seq_len=32)[50_000]
+    assert shapes == {json.dumps(want.to_dict(), sort_keys=True)}
+    assert set(results_frame(ws)["student_init"]) == {"pruned", "random"}

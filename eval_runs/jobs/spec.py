@@ -296,7 +296,7 @@ def _option_value(args: list[str], option: str) -> str | None:
 
 
 def _sweep_name(args: list[str]) -> str | None:
-    name = _option_value(args, "--name")
+    name = _option_value(args, "--name") or _option_value(args, "--resume")
     if name:
         return name
     try:

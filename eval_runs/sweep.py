@@ -59,8 +59,7 @@ class SweepPlan:
     eval_every: int = 0  # steps between evaluations during distillation; 0 = at the end only
     checkpoint_every: int = 200  # steps between checkpoints
     aspect_ratio: float = 32.0  # d_model / n_layers the teacher ladder aims for
-    matched_students: bool = False  # one architecture per student size whichever teacher it is pruned from (one
-    #                                 nested ladder of teachers and students); false = carved out of each teacher
+    matched_students: bool = False  # one architecture per student size, whichever teacher (models.nested_ladder)
     head_dim: int = 0  # head width of every model; 0 = by width (16/32/64), or 16 with matched_students
     lr_ref_width: int = 0  # > 0: each teacher's LR is teacher_lr * lr_ref_width / d_model (muP-style for Adam)
     threads: int = 0  # CPU threads for torch; 0 = torch's default (use 1 on a busy shared machine)

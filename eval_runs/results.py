@@ -24,17 +24,50 @@ def _sweep_of(path: Path, root: Path) -> str:
     return parts[1] if len(parts) > 2 and parts[0] == "sweeps" else ""
 
 
+def arch_text(shape: dict) -> str:
+    """A model's architecture in a few characters: 'L2 d48 h3 ff64' (layers, width, heads, FFN width)."""
+    return f"L{shape['n_layers']} d{shape['d_model']} h{shape['n_heads']} ff{shape['d_ff']}"
+
+
+def _architecture(result: dict, teacher_counts: dict) -> dict:
+    """Columns that say what the two models are: the student's architecture and both models' non-embedding
+    parameter counts (Kaplan et al.'s convention; the law may hold on one count and not the other), read from the
+    run's result and its teacher's, so rows written before these columns existed get them too."""
+    out = {}
+    if isinstance(result.get("student_shape"), dict):
+        try:
+            out["student_arch"] = arch_text(result["student_shape"])
+        except KeyError:
+            pass
+    if result.get("student_non_embedding_params") is not None:
+        out["student_non_embedding_params"] = result["student_non_embedding_params"]
+    teacher_dir = result.get("teacher_dir")
+    if teacher_dir:
+        if teacher_dir not in teacher_counts:
+            try:
+                teacher = json_io.read_json(Path(teacher_dir).parent / "result.json")
+                teacher_counts[teacher_dir] = teacher.get("non_embedding_params")
+            except (OSError, ValueError):
+                teacher_counts[teacher_dir] = None
+        if teacher_counts[teacher_dir] is not None:
+            out["teacher_non_embedding_params"] = teacher_counts[teacher_dir]
+    return out
+
+
 def collect_rows(workspace=None) -> list[dict]:
-    """Rows from every result.json under the workspace that carries them, in path order, each with its sweep."""
+    """Rows from every result.json under the workspace that carries them, in path order, each with its sweep and
+    the models' architecture columns (`_architecture`)."""
     rows = []
     root = workspace_root(workspace)
+    teacher_counts: dict = {}
     for path in sorted(root.rglob("result.json")):
         try:
             result = json_io.read_json(path)
         except (OSError, ValueError):
             continue  # a run being written (atomic writes make this rare), or a file that is not ours
         sweep = _sweep_of(path, root)
-        rows.extend({**row, "sweep": row.get("sweep") or sweep} for row in result.get("rows", [])
+        arch = _architecture(result, teacher_counts)
+        rows.extend({**arch, **row, "sweep": row.get("sweep") or sweep} for row in result.get("rows", [])
                     if isinstance(row, dict))
     return rows
 

@@ -59,6 +59,10 @@ def test_the_old_sweep_is_finished_for_the_app_and_its_rows_export(old_ws):
     frame = results_frame(old_ws)
     assert len(frame) == 3 * 2  # 2 pruned students + 1 random-init baseline, 2 metrics each
     assert set(frame["teacher_params"]) == {80_016, 160_080} and frame["value"].notna().all()
+    # the architecture columns are read back from the runs' results, also for rows written before they existed
+    assert frame["student_arch"].str.fullmatch(r"L\d+ d\d+ h\d+ ff\d+").all()
+    assert (frame["student_non_embedding_params"] < frame["student_params"]).all()
+    assert (frame["teacher_non_embedding_params"] < frame["teacher_params"]).all()
 
 
 @pytest.mark.slow

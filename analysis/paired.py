@@ -413,7 +413,7 @@ def _corpus_reason(task: str, metric: str) -> str:
 def match_documents(fa: pd.DataFrame, fb: pd.DataFrame, *, task: str, filt: str, source_a: str = "A",
                     source_b: str = "B") -> tuple[pd.DataFrame, list[str]]:
     """Inner join of two logs' rows on doc_id; PairedError if none match or a document differs under one id
-    (doc_hash when both have it, else the logged `doc` itself)."""
+    (by doc_key: lm-eval's doc_hash, or the same hash of the logged document, or 0.3's reference answer)."""
     left = fa.reset_index().rename(columns={"index": "_row_a"})
     right = fb.reset_index().rename(columns={"index": "_row_b"})
     joined = left.merge(right, on="doc_id", suffixes=("_a", "_b"))
@@ -422,21 +422,20 @@ def match_documents(fa: pd.DataFrame, fb: pd.DataFrame, *, task: str, filt: str,
         raise PairedError(f"task {task!r} (filter {filt!r}): no document in common (A holds doc_ids "
                           f"{_id_range(ids_a)}, B holds {_id_range(ids_b)}): the runs saw different documents")
     notes = []
-    for key, label in (("doc_hash", "doc_hash"), ("doc_key", "logged document")):
-        ka, kb = joined[f"{key}_a"], joined[f"{key}_b"]
-        both = ka.notna() & kb.notna()
-        bad = both & (ka != kb)
-        if bad.any():
-            row = joined[bad].iloc[0]
-            raise PairedError(
-                f"task {task!r}: doc_id {row['doc_id']} is a different document in the two logs ({label} "
-                f"{str(row[f'{key}_a'])[:12]}... in {source_a}, {str(row[f'{key}_b'])[:12]}... in {source_b}; "
-                f"{int(bad.sum())} of {len(joined)} matched ids differ): the runs used different data (a dataset "
-                f"version or order) and cannot be paired")
-        if both.all():
-            break
-    else:
-        notes.append("documents matched by doc_id only (the logs hold no doc_hash or document to check)")
+    ka, kb = joined["doc_key_a"], joined["doc_key_b"]
+    both = ka.notna() & kb.notna() & (joined["key_kind_a"] == joined["key_kind_b"])
+    bad = both & (ka != kb)
+    if bad.any():
+        row = joined[bad].iloc[0]
+        what = "the reference answer (0.3 truth)" if row["key_kind_a"] == "truth" else "doc_hash"
+        raise PairedError(
+            f"task {task!r}: doc_id {row['doc_id']} is a different document in the two logs ({what} "
+            f"{str(row['doc_key_a'])[:12]}... in {source_a}, {str(row['doc_key_b'])[:12]}... in {source_b}; "
+            f"{int(bad.sum())} of {len(joined)} matched ids differ): the runs used different data (a dataset "
+            f"version or order) and cannot be paired")
+    if not both.all():
+        notes.append(f"{int((~both).sum())} of {len(joined)} documents matched by doc_id only (the logs hold no "
+                     f"document, doc_hash or reference of the same kind to check them by)")
     pa, pb = joined["prompt_hash_a"], joined["prompt_hash_b"]
     differ = int((pa.notna() & pb.notna() & (pa != pb)).sum())
     if differ:

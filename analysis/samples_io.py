@@ -26,6 +26,7 @@ saying what was expected.
 """
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import math
@@ -62,9 +63,9 @@ class SampleLog:
     """One task's per-document outcomes for one model (all filters).
 
     frame: one row per (filter, document): `filter` (str; "none" where the file names none), `doc_id` (int),
-    `doc_hash` (str or None: lm-eval's, else None), `doc_key` (a fingerprint of the `doc` object or 0.3 `truth`
-    when there is no doc_hash, else None), `prompt_hash`, and one float column per metric (NaN where the record
-    has none). docs: the `doc` objects in frame order (for --cluster fields); None entries where absent.
+    `doc_key` (lm-eval's doc_hash, or that hash computed from the logged `doc`, or a hash of 0.3's `truth`; None
+    when the record has none of them), `key_kind` ("doc", "truth" or None), `prompt_hash`, and one float column
+    per metric (NaN where the record has none). docs: the `doc` objects in frame order (for --cluster fields); None entries where absent.
     """
 
     task: str
@@ -164,8 +165,9 @@ def _records(text: str, name: str) -> tuple[list, str]:
         except json_io.JsonError as exc:
             raise SamplesError(str(exc)) from None
         except json.JSONDecodeError as exc:
-            raise SamplesError(f"{name}: not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
-                               f"{_truncated_hint(text, exc.pos)}") from None
+            hint = "" if text.rstrip().endswith("]") else " (it does not end with ']': the file looks truncated)"
+            raise SamplesError(f"{name}: not valid JSON ({exc.msg}; line {exc.lineno}, column {exc.colno}){hint}"
+                               ) from None
         return obj, "0.4 json array"
     if head != "{":
         raise SamplesError(f"{name}: expected lm-eval per-sample records (JSON objects, one a line, or a JSON array), "
@@ -211,10 +213,6 @@ def _is_json_object(line: str) -> bool:
         return False
 
 
-def _truncated_hint(text: str, pos: int) -> str:
-    return " (the file ends mid-document: it looks truncated)" if pos >= len(text.rstrip()) - 1 else ""
-
-
 def _refuse_results(obj: dict, name: str) -> None:
     if isinstance(obj.get("results"), dict) and "doc_id" not in obj:
         raise SamplesError(f"{name}: this is an lm-eval results file (aggregate scores), not a per-sample log; give "
@@ -243,6 +241,21 @@ def _metric_value(raw):
     if isinstance(raw, (list, tuple)):
         return list
     return None
+
+
+def _doc_key(record: dict, doc) -> tuple[str | None, str | None]:
+    """What identifies the document's content: lm-eval's doc_hash; else the same hash (sha256 of the document JSON
+    with indent=2, as lm-eval's evaluator makes it) computed from the logged `doc`; else (0.3) a hash of `truth`.
+    The kind says which, so only like is compared with like ("doc" and a stated doc_hash are the same kind)."""
+    if isinstance(record.get("doc_hash"), str):
+        return record["doc_hash"], "doc"
+    if doc is not None:
+        text = json.dumps(doc, indent=2, ensure_ascii=False, default=str)
+        return hashlib.sha256(text.encode("utf-8")).hexdigest(), "doc"
+    if "truth" in record:
+        text = json.dumps(record["truth"], ensure_ascii=False, default=str)
+        return hashlib.sha256(text.encode("utf-8")).hexdigest(), "truth"
+    return None, None
 
 
 def _build_log(records: list, name: str, task: str, layout: str) -> SampleLog:
@@ -289,17 +302,12 @@ def _build_log(records: list, name: str, task: str, layout: str) -> SampleLog:
         if len(metric_names) > MAX_METRICS:
             raise SamplesError(f"{name}: more than {MAX_METRICS} distinct per-document metrics; not an lm-eval log")
         doc = record.get("doc")
-        row["doc_hash"] = record["doc_hash"] if isinstance(record.get("doc_hash"), str) else None
         row["prompt_hash"] = record["prompt_hash"] if isinstance(record.get("prompt_hash"), str) else None
-        if row["doc_hash"] is None and (doc is not None or "truth" in record):
-            row["doc_key"] = json.dumps(doc if doc is not None else record.get("truth"), sort_keys=True,
-                                        ensure_ascii=False, default=str)
-        else:
-            row["doc_key"] = None
+        row["doc_key"], row["key_kind"] = _doc_key(record, doc)
         rows.append(row)
         docs.append(doc)
     frame = pd.DataFrame(rows)
-    for col in ("doc_hash", "doc_key", "prompt_hash"):
+    for col in ("doc_key", "key_kind", "prompt_hash"):
         if col not in frame:
             frame[col] = None
     metrics = tuple(m for m in metric_names if m not in corpus)

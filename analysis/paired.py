@@ -351,7 +351,7 @@ def compare_logs(log_a: SampleLog, log_b: SampleLog, *, model_a: str = "A", mode
     if metric is not None:
         if metric not in metrics:
             raise PairedError(f"task {task!r}: metric {metric!r} is not in both logs (A has "
-                              f"{', '.join(log_a.metrics) or 'none'}; B has {', '.join(log_b.metrics) or 'none'})")
+                              f"{_metric_list(log_a)}; B has {_metric_list(log_b)})")
         metrics = [metric]
     if not metrics:
         if corpus:
@@ -402,6 +402,11 @@ def compare_logs(log_a: SampleLog, log_b: SampleLog, *, model_a: str = "A", mode
     if not out:
         raise PairedError(f"task {task!r}: nothing to compare ({'; '.join(r.reason for r in refused[-3:])})")
     return out
+
+
+def _metric_list(log: SampleLog) -> str:
+    text = ", ".join(log.metrics) or "no per-document metric"
+    return text + (f"; corpus-level: {', '.join(log.corpus_metrics)}" if log.corpus_metrics else "")
 
 
 def _corpus_reason(task: str, metric: str) -> str:

@@ -39,6 +39,7 @@ import itertools
 import math
 from dataclasses import asdict, dataclass, field, replace
 from statistics import NormalDist
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -98,7 +99,7 @@ class PairedComparison:
     discordance: float | None = None  # 0/1 metrics: (b + c) / n
     design_effect: float | None = None  # clusters: cluster-robust variance / independent variance
     detect: float | None = None  # the difference the power line is about
-    n_needed: float | None = None  # documents needed to detect `detect` with 80% power (None: cannot say)
+    n_needed: int | None = None  # documents needed to detect `detect` with 80% power (None: cannot say)
     mde: float | None = None  # smallest difference detectable with 80% power at n_matched documents
     p_adjusted: float | None = None
     correction: str | None = None
@@ -117,9 +118,8 @@ class PairedComparison:
         return json_safe(out)
 
 
-@dataclass(frozen=True)
-class Refusal:
-    """A (task, metric, filter) that was not compared, and why."""
+class Refusal(NamedTuple):
+    """A (task, metric, filter) that was not compared, and why (metric and filter "" when it concerns them all)."""
 
     task: str
     metric: str
@@ -127,7 +127,7 @@ class Refusal:
     reason: str
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return self._asdict()
 
 
 @dataclass
@@ -272,7 +272,7 @@ def paired_bootstrap(d: np.ndarray, *, n_boot: int = N_BOOT, alpha: float = 0.05
 
 # ---------------------------------------------------------------------------------------------- power
 def documents_needed(detect: float, *, kind: str, discordance: float | None = None, sd_diff: float | None = None,
-                     alpha: float = 0.05, power: float = POWER, design_effect: float = 1.0) -> float | None:
+                     alpha: float = 0.05, power: float = POWER, design_effect: float = 1.0) -> int | None:
     """Documents needed to detect a difference `detect` (in the metric's units: 0.01 = one point of accuracy).
 
     binary: Connor (1987)'s sample size for McNemar's test from the discordance (b + c) / n; None when the
@@ -292,7 +292,7 @@ def documents_needed(detect: float, *, kind: str, discordance: float | None = No
             return None
         n = ((za + zb) * sd_diff / d) ** 2
     deff = design_effect if design_effect and math.isfinite(design_effect) else 1.0
-    return float(math.ceil(n * deff))
+    return int(math.ceil(n * deff))
 
 
 def detectable_difference(n: int, *, kind: str, discordance: float | None = None, sd_diff: float | None = None,
@@ -345,26 +345,18 @@ def compare_logs(log_a: SampleLog, log_b: SampleLog, *, model_a: str = "A", mode
     corpus = (set(log_a.corpus_metrics) | set(log_b.corpus_metrics))
     if metric is not None and metric in corpus:
         raise PairedError(_corpus_reason(task, metric))
-    metrics = [m for m in log_a.metrics if m in log_b.metrics and m not in corpus]
     for m in sorted(corpus & (set(log_a.metrics) | set(log_a.corpus_metrics))):
         if metric is None:
             refused.append(Refusal(task, m, "", _corpus_reason(task, m)))
-    if metric is not None:
-        if metric not in metrics:
-            raise PairedError(f"task {task!r}: metric {metric!r} is not in both logs (A has "
-                              f"{_metric_list(log_a)}; B has {_metric_list(log_b)})")
-        metrics = [metric]
+    metrics = _choose("metric", metric, [m for m in log_a.metrics if m in log_b.metrics and m not in corpus], task,
+                      _metric_list(log_a), _metric_list(log_b))
     if not metrics:
         if corpus:
             raise PairedError(f"task {task!r}: {_corpus_reason(task, ', '.join(sorted(corpus)))}")
         raise PairedError(f"task {task!r}: no per-document metric in both logs (A: {', '.join(log_a.metrics)}; "
                           f"B: {', '.join(log_b.metrics)})")
-    filters = [f for f in log_a.filters if f in log_b.filters]
-    if filter is not None:
-        if filter not in filters:
-            raise PairedError(f"task {task!r}: filter {filter!r} is not in both logs (A has "
-                              f"{', '.join(log_a.filters)}; B has {', '.join(log_b.filters)})")
-        filters = [filter]
+    filters = _choose("filter", filter, [f for f in log_a.filters if f in log_b.filters], task,
+                      ", ".join(log_a.filters), ", ".join(log_b.filters))
     if not filters:
         raise PairedError(f"task {task!r}: the logs share no filter (A: {', '.join(log_a.filters)}; B: "
                           f"{', '.join(log_b.filters)})")
@@ -403,6 +395,15 @@ def compare_logs(log_a: SampleLog, log_b: SampleLog, *, model_a: str = "A", mode
     if not out:
         raise PairedError(f"task {task!r}: nothing to compare ({'; '.join(r.reason for r in refused[-3:])})")
     return out
+
+
+def _choose(what: str, wanted: str | None, shared: list[str], task: str, have_a: str, have_b: str) -> list[str]:
+    """`shared`, or [wanted] when the user named one (PairedError if it is not in both logs)."""
+    if wanted is None:
+        return shared
+    if wanted not in shared:
+        raise PairedError(f"task {task!r}: {what} {wanted!r} is not in both logs (A has {have_a}; B has {have_b})")
+    return [wanted]
 
 
 def _metric_list(log: SampleLog) -> str:

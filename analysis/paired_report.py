@@ -2,6 +2,7 @@
 and the forest plot of per-task differences. Shared by the CLI, the Benchmarks page and the report."""
 from __future__ import annotations
 
+import html
 import math
 
 import pandas as pd
@@ -112,9 +113,10 @@ def forest_figure(result: ComparisonSet, *, title: str | None = None) -> go.Figu
     """Per-task differences A − B with their paired intervals (markers and error bars), the unpaired intervals
     beside them (lighter), pooled rows as diamonds, and a zero line. Trace names: "paired", "unpaired", "pooled"."""
     comps = result.comparisons
-    labels = [f"{c.task} · {c.metric}" + (f" · {c.filter}" if c.filter not in ("none", "") else "")
-              + (f"  ({c.model_a} − {c.model_b})" if len({(x.model_a, x.model_b) for x in comps}) > 1 else "")
-              for c in comps]
+    several_pairs = len({(x.model_a, x.model_b) for x in comps}) > 1
+    # task and model names come from files: escaped, since plotly renders a few HTML tags (links among them)
+    labels = [html.escape(f"{c.task} · {c.metric}" + (f" · {c.filter}" if c.filter not in ("none", "") else "")
+                          + (f"  ({c.model_a} − {c.model_b})" if several_pairs else "")) for c in comps]
     fig = go.Figure()
     diff = [c.diff for c in comps]
     fig.add_trace(go.Scatter(
@@ -133,7 +135,7 @@ def forest_figure(result: ComparisonSet, *, title: str | None = None) -> go.Figu
     if result.pooled:
         fig.add_trace(go.Scatter(
             name="pooled", x=[r["diff"] for r in result.pooled],
-            y=[f"pooled {r['metric']} ({r['n_tasks']} tasks)" for r in result.pooled], mode="markers",
+            y=[html.escape(f"pooled {r['metric']} ({r['n_tasks']} tasks)") for r in result.pooled], mode="markers",
             marker=dict(symbol="diamond", size=12, color="#2ca02c"),
             error_x=dict(type="data", symmetric=False, array=[r["ci_upper"] - r["diff"] for r in result.pooled],
                          arrayminus=[r["diff"] - r["ci_lower"] for r in result.pooled], thickness=2)))

@@ -195,3 +195,17 @@ def test_clusters_by_a_document_field_and_the_design_effect_reach_the_power_line
     assert c.design_effect > 1.5
     plain = documents_needed(0.01, kind="binary", discordance=c.discordance)
     assert c.n_needed == pytest.approx(math.ceil(plain * c.design_effect), rel=0.01)
+
+
+def test_the_forest_plot_has_its_traces_and_shows_names_from_files_as_text():
+    rng = np.random.default_rng(6)
+    a, b = _binary_pair(rng, 200, 0.5, 0.1, 0.05)
+    c, d = _binary_pair(rng, 200, 0.5, 0.05, 0.05)
+    from analysis.paired_report import forest_figure
+
+    result = compare_runs(_run("A", {"<a href='x'>t</a>": a, "t2": c}), _run("B", {"<a href='x'>t</a>": b, "t2": d}),
+                          n_boot=0)
+    fig = forest_figure(result)
+    assert [t.name for t in fig.data] == ["unpaired", "paired", "pooled"]
+    assert all("<a" not in label for label in fig.data[1].y) and "&lt;a href" in fig.data[1].y[0]
+    assert list(fig.data[1].x) == pytest.approx([x.diff for x in result.comparisons])

@@ -190,7 +190,7 @@ def _records(text: str, name: str) -> tuple[list, str]:
         if not line.strip():
             continue
         try:
-            record = json_io.loads(line, source=f"{name}, line {number}")
+            record = _loads_line(line, f"{name}, line {number}")
         except json_io.JsonError as exc:
             raise SamplesError(str(exc)) from None
         except json.JSONDecodeError as exc:
@@ -204,6 +204,14 @@ def _records(text: str, name: str) -> tuple[list, str]:
             _refuse_results(record, name)
         records.append(record)
     return records, "0.4 jsonl"
+
+
+def _loads_line(line: str, source: str):
+    """One JSON line; the depth walk of json_io.loads only when the line has more brackets than the depth limit
+    (a line with fewer cannot nest deeper), which halves the time to read a samples file."""
+    if line.count("{") + line.count("[") <= json_io.MAX_DEPTH:
+        return json.loads(line)
+    return json_io.loads(line, source=source)
 
 
 def _is_json_object(line: str) -> bool:

@@ -52,6 +52,7 @@ SCHEMA_VERSION = 1
 CORRECTIONS = {"holm": "holm", "bh": "fdr_bh"}  # our name -> statsmodels.stats.multitest method
 CORRECTION_LABELS = {"holm": "Holm (family-wise error)", "bh": "Benjamini-Hochberg (false discovery rate)"}
 N_BOOT = 2000  # paired bootstrap resamples: percentile bounds of a 95% interval move by < 0.1 SE between seeds
+MAX_BOOT = 100_000  # more resamples than this move a percentile bound by less than the data's own rounding
 POWER = 0.8  # the power that "documents needed" targets
 _UNIQUE_FOR_MULTINOMIAL = 4096  # below this many distinct differences the bootstrap draws counts per value
 
@@ -162,6 +163,8 @@ def paired_stats(a: np.ndarray, b: np.ndarray, *, clusters: np.ndarray | None = 
     from scipy import stats
 
     check_alpha(alpha)
+    if not 0 <= int(n_boot) <= MAX_BOOT:
+        raise ValueError(f"n_boot must be between 0 and {MAX_BOOT:,}, found {n_boot}")
     a = np.asarray(a, dtype=float)
     b = np.asarray(b, dtype=float)
     n = a.size

@@ -206,6 +206,18 @@ def test_the_cli_json_has_the_contract_keys():
     assert "not compared: f1 on 'squad_f1' is a corpus-level metric" in out.stderr
 
 
+def test_the_cli_clusters_by_a_field_of_the_logged_documents():
+    out = _cli(str(DATA / "v0.4.13" / "org__model-a"), str(DATA / "v0.4.13" / "org__model-b"), "--cluster",
+               "subject", "--task", "arc_easy", "--json")
+    assert out.returncode == 0, out.stderr
+    (c,) = json.loads(out.stdout)["comparisons"]
+    assert (c["test"], c["n_clusters"], c["cluster"]) == ("cluster_robust_t", 2, "subject")
+    # d = A - B per doc id: 0 0 0 1 1 1 1 -1 0 0; math (even ids) sums to 2, history (odd ids) to 1; residual sums
+    # 2 - 5 * 0.3 = 0.5 and 1 - 1.5 = -0.5; the sandwich: sqrt(G / (G - 1) * (0.5^2 + 0.5^2)) / n = 0.1
+    se = (2 / 1 * (0.5 ** 2 + 0.5 ** 2)) ** 0.5 / 10
+    assert c["diff"] == pytest.approx(0.3) and c["se"] == pytest.approx(se, rel=1e-10)
+
+
 def test_the_cli_text_and_its_refusals():
     a, b = str(DATA / "v0.3" / "model_a"), str(DATA / "v0.3" / "model_b")
     out = _cli(a, b, "--cluster", "subject")
@@ -215,6 +227,8 @@ def test_the_cli_text_and_its_refusals():
     assert "A right & B wrong 4, B right & A wrong 1" in out.stdout and "McNemar exact" in out.stdout
     out = _cli(a)
     assert out.returncode == 2 and "at least two runs" in out.stderr
+    out = _cli(a, b, "--n-boot", "1000000000")
+    assert out.returncode == 2 and "n_boot must be between 0 and 100,000" in out.stderr
     results = next((DATA / "v0.4.13" / "org__model-a").glob("results_*.json"))
     out = _cli(str(results), b)
     assert out.returncode == 2 and "not a per-sample log" in out.stderr

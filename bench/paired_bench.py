@@ -172,7 +172,8 @@ def main() -> int:
           f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
     print(f"{'step':<66} {'ours best':>10} {'ours median':>12} {'loop':>10} {'loop/ours':>10}")
     for name, best, median, base in rows:
-        print(f"{name:<66} {best:>9.3f}s {median:>11.3f}s {base:>9.2f}s {base / best:>9.0f}x")
+        ratio = base / best
+        print(f"{name:<66} {best:>9.3f}s {median:>11.3f}s {base:>9.2f}s {ratio:>9.{0 if ratio >= 10 else 2}f}x")
     print(f"loop bootstrap: {args.loop_resamples} resamples timed, extrapolated to {N_BOOT} ({l_boot:.1f} s)")
     print(f"continuous metric, {args.docs:,} values: ours {cont_ours:.3f}s (paired t + {N_BOOT} index resamples); "
           f"loop bootstrap extrapolated {cont_loop:.1f}s; ratio {cont_loop / cont_ours:.0f}x")

@@ -2,13 +2,13 @@
 
 What lm-eval writes with `--log_samples` (0.4) or `--write_out` (0.3), and what this module accepts:
 
-  0.4.2+   `<out>/<model>/samples_<task>_<YYYY-MM-DDTHH-MM-SS.ffffff>.jsonl` beside `results_<date>.json`, one JSON
-           object a line: doc_id, doc, target, arguments, resps, filtered_resps, then one key per metric
-           (`"acc": 1.0`). 0.4.3+ adds `filter` and `metrics` (the metric names); later 0.4.x add `doc_hash`,
-           `prompt_hash`, `target_hash` (sha256 of the document JSON, the first prompt and the target).
-  0.4.0-1  `<out>/<model_args sanitized>_<task>.jsonl` holding ONE JSON array (indented), no filter/metrics/hash
-           keys; a task with several filters repeats every doc_id once per filter, in filter order.
-  0.4.2    some writers used `samples_<task>_<date>.json` (a JSON array): accepted under either suffix.
+  0.4.x    `<out>/<model>/samples_<task>_<YYYY-MM-DDTHH-MM-SS.ffffff>.jsonl` beside `results_<date>.json` (written by
+           the EvaluationTracker), one JSON object a line: doc_id, doc, target, arguments, resps, filtered_resps,
+           then one key per metric (`"acc": 1.0`); later versions add `filter` and `metrics` (the metric names) and
+           `doc_hash`, `prompt_hash`, `target_hash` (sha256 of the document JSON, the first prompt, the target).
+  early    `<out>/<model_args sanitized>_<task>.jsonl` holding ONE JSON array (indented), no filter/metrics/hash
+  0.4.x    keys; a task with several filters repeats every doc_id once per filter, in filter order.
+  any 0.4  the same content under a `.json` name, or a `.jsonl` holding one JSON array: both accepted.
   0.3      `<out>/<task>_write_out_info.json`: one JSON array, each entry doc_id, prompt_N, logit_N, truth and the
            per-doc metric as a string (`"acc": "True"`, `"acc": "0.0"`).
   any      a per-doc metric as bool, int, float or string; a list (`[gold, pred]` for f1/bleu, `[loglik, words]`

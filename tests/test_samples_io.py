@@ -18,8 +18,8 @@ from analysis.samples_io import SamplesError, read_samples, read_samples_file, r
 
 DATA = Path(__file__).parent / "data" / "lmeval_samples"
 ROOT = Path(__file__).resolve().parents[1]
-LAYOUTS = {"v0.4.13": ("org__model-a", "org__model-b"), "v0.4.2": ("org__model-a", "org__model-b"),
-           "v0.4.0": ("model_a", "model_b"), "v0.3": ("model_a", "model_b")}
+LAYOUTS = {"v0.4.13": ("org__model-a", "org__model-b"), "v0.4_plain": ("org__model-a", "org__model-b"),
+           "v0.4_array": ("model_a", "model_b"), "v0.3": ("model_a", "model_b")}
 
 
 def _pair(layout: str):
@@ -44,7 +44,7 @@ def test_every_layout_gives_the_planted_paired_numbers(layout):
 
 def test_layouts_are_recognised_with_their_task_names_and_metric_types():
     assert read_samples(DATA / "v0.4.13" / "org__model-a").logs["arc_easy"].layout == "0.4 jsonl"
-    v040 = read_samples(DATA / "v0.4.0" / "model_a")
+    v040 = read_samples(DATA / "v0.4_array" / "model_a")
     assert set(v040.logs) == {"arc_easy", "gsm8k"}  # task names from the results file beside the logs
     assert v040.logs["arc_easy"].layout == "0.4 json array"
     assert v040.logs["gsm8k"].filters == ["none", "filter_2"]  # two passes, no filter key: named in file order
@@ -57,7 +57,7 @@ def test_layouts_are_recognised_with_their_task_names_and_metric_types():
 
 
 def test_a_task_with_two_unnamed_filters_compares_each_pass():
-    run_a, run_b = _pair("v0.4.0")
+    run_a, run_b = _pair("v0.4_array")
     result = compare_runs(run_a, run_b, task="gsm8k")
     got = {c.filter: (c.mean_a, c.mean_b, c.discordant_a_only, c.discordant_b_only) for c in result.comparisons}
     # the second pass marks doc 0 wrong for both models: both means drop by 0.1, the discordant pairs stay
@@ -79,7 +79,7 @@ def test_a_single_samples_file_and_a_zip_of_the_folder_read_like_the_folder():
 
 def test_hashes_on_one_side_only_fall_back_to_the_logged_document():
     run_a = read_samples(DATA / "v0.4.13" / "org__model-a")  # with doc_hash
-    run_b = read_samples(DATA / "v0.4.2" / "org__model-b")  # without: the `doc` objects are compared instead
+    run_b = read_samples(DATA / "v0.4_plain" / "org__model-b")  # without: the `doc` objects are compared instead
     c = compare_runs(run_a, run_b, task="arc_easy").comparisons[0]
     assert c.diff == pytest.approx(0.3) and not any("doc_id only" in n for n in c.notes)
 
@@ -105,19 +105,19 @@ def test_a_corpus_level_metric_is_refused_with_the_reason():
 
 def test_runs_of_different_tasks_are_refused_naming_both():
     a = read_samples(DATA / "v0.4.13" / "org__model-a")
-    b = read_samples(DATA / "v0.4.0" / "model_b")
+    b = read_samples(DATA / "v0.4_array" / "model_b")
     b.logs.pop("arc_easy")
     with pytest.raises(PairedError, match="share no task.*squad_f1.*gsm8k"):
         compare_runs(a, b)
 
 
 def test_no_common_documents_is_refused(tmp_path):
-    b = _copy(tmp_path, "v0.4.2", 1)
+    b = _copy(tmp_path, "v0.4_plain", 1)
     f = next(b.glob("samples_*.jsonl"))
     lines = [json.loads(x) for x in f.read_text().splitlines()]
     f.write_text("".join(json.dumps({**r, "doc_id": r["doc_id"] + 100}) + "\n" for r in lines))
     with pytest.raises(PairedError, match="no document in common.*0-9.*100-109"):
-        compare_runs(read_samples(DATA / "v0.4.2" / "org__model-a"), read_samples(b))
+        compare_runs(read_samples(DATA / "v0.4_plain" / "org__model-a"), read_samples(b))
 
 
 def test_a_different_document_under_the_same_id_is_named(tmp_path):
@@ -128,13 +128,13 @@ def test_a_different_document_under_the_same_id_is_named(tmp_path):
     f.write_text("".join(json.dumps(r) + "\n" for r in lines))
     with pytest.raises(PairedError, match="doc_id 6 is a different document"):
         compare_runs(read_samples(DATA / "v0.4.13" / "org__model-a"), read_samples(b), task="arc_easy")
-    c = _copy(tmp_path, "v0.4.2", 1)  # no hashes: the logged documents themselves are compared
+    c = _copy(tmp_path, "v0.4_plain", 1)  # no hashes: the logged documents themselves are compared
     f = next(c.glob("samples_*.jsonl"))
     lines = [json.loads(x) for x in f.read_text().splitlines()]
     lines[3]["doc"]["question"] = "Something else?"
     f.write_text("".join(json.dumps(r) + "\n" for r in lines))
     with pytest.raises(PairedError, match="doc_id 3 is a different document.*doc_hash"):
-        compare_runs(read_samples(DATA / "v0.4.2" / "org__model-a"), read_samples(c))
+        compare_runs(read_samples(DATA / "v0.4_plain" / "org__model-a"), read_samples(c))
 
 
 @pytest.mark.parametrize("content, message", [

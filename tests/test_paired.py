@@ -13,7 +13,7 @@ from scipy import stats
 from statsmodels.stats.contingency_tables import mcnemar
 from statsmodels.stats.multitest import multipletests
 
-from analysis.paired import (compare_many, compare_runs, detectable_difference, documents_needed, paired_bootstrap,
+from analysis.paired import (PairedError, compare_many, compare_runs, detectable_difference, documents_needed, paired_bootstrap,
                              paired_stats)
 from analysis.samples_io import SampleLog, SampleRun
 
@@ -209,3 +209,21 @@ def test_the_forest_plot_has_its_traces_and_shows_names_from_files_as_text():
     assert [t.name for t in fig.data] == ["unpaired", "paired", "pooled"]
     assert all("<a" not in label for label in fig.data[1].y) and "&lt;a href" in fig.data[1].y[0]
     assert list(fig.data[1].x) == pytest.approx([x.diff for x in result.comparisons])
+
+
+def test_a_groups_subtasks_pool_into_one_comparison_with_each_subtask_a_cluster():
+    rng = np.random.default_rng(12)
+    va = {f"sub{k}": _binary_pair(rng, 100, 0.5, 0.08 + 0.04 * k, 0.05) for k in range(4)}
+    run_a = _run("A", {t: v[0] for t, v in va.items()})
+    run_b = _run("B", {t: v[1] for t, v in va.items()})
+    run_a = SampleRun(run_a.model, run_a.source, run_a.logs, groups={"grp": list(va)})
+    (c,) = compare_runs(run_a, run_b, task="grp", cluster="task", n_boot=0).comparisons
+    assert (c.task, c.cluster, c.n_clusters, c.n_matched) == ("grp", "task", 4, 400)
+    d = np.concatenate([v[0] - v[1] for v in va.values()])
+    assert c.diff == pytest.approx(d.mean())
+    by = np.array([(v[0] - v[1] - d.mean()).sum() for v in va.values()])
+    assert c.se == pytest.approx(math.sqrt(4 / 3 * np.sum(by ** 2)) / 400, rel=1e-10)
+    each = compare_runs(run_a, run_b, task="grp", n_boot=0).comparisons  # without --cluster task: one per subtask
+    assert [x.task for x in each] == list(va)
+    with pytest.raises(PairedError, match="name the group with --task"):
+        compare_runs(run_a, run_b, cluster="task")

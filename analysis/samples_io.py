@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import itertools
 import json
 import math
 import os
@@ -35,6 +36,7 @@ import re
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import Iterable
 
 import numpy as np
 import pandas as pd
@@ -156,8 +158,8 @@ def task_from_name(file_name: str) -> str:
     return re.sub(r"\.jsonl?$", "", file_name)
 
 
-def _records(text: str, name: str) -> tuple[list, str]:
-    """The records of a samples file and its layout: a JSON array, or one JSON object a line."""
+def _records(text: str, name: str) -> tuple[Iterable, str]:
+    """The records of a samples file (a list, or an iterator over JSON lines) and its layout."""
     head = text.lstrip()[:1]
     if head == "[":
         try:
@@ -172,21 +174,25 @@ def _records(text: str, name: str) -> tuple[list, str]:
     if head != "{":
         raise SamplesError(f"{name}: expected lm-eval per-sample records (JSON objects, one a line, or a JSON array), "
                            f"found text starting {text.lstrip()[:20]!r}")
-    lines = text.splitlines()
-    first = lines[0].strip() if lines else ""
+    first = text.lstrip().split("\n", 1)[0].strip()
+    several_lines = "\n" in text.strip()
     try:
-        whole = json_io.loads(text, source=name)
+        whole = json_io.loads(text, source=name)  # a JSON-lines file fails fast, at the end of its first line
     except json_io.JsonError as exc:
         raise SamplesError(str(exc)) from None
     except json.JSONDecodeError:
         whole = None
-    if isinstance(whole, dict) and (len(lines) > 1 and not _is_json_object(first)):
-        _refuse_results(whole, name)  # a pretty-printed object: a results file, or one record over many lines
-        return [whole], "0.4 jsonl"
     if isinstance(whole, dict):
         _refuse_results(whole, name)
-    records = []
-    for number, line in enumerate(lines, start=1):
+        if several_lines and not _is_json_object(first):
+            return [whole], "0.4 jsonl"  # one record pretty-printed over many lines
+    return _json_lines(text, name), "0.4 jsonl"
+
+
+def _json_lines(text: str, name: str):
+    """The records of a JSON-lines text, one at a time (a 1 GB file's records are never all held at once)."""
+    buffer = io.StringIO(text)
+    for number, line in enumerate(buffer, start=1):
         if not line.strip():
             continue
         try:
@@ -194,7 +200,7 @@ def _records(text: str, name: str) -> tuple[list, str]:
         except json_io.JsonError as exc:
             raise SamplesError(str(exc)) from None
         except json.JSONDecodeError as exc:
-            last = number == len(lines) or not any(x.strip() for x in lines[number:])
+            last = not buffer.read().strip()
             hint = " (the last line stops mid-record: the file looks truncated)" if last else ""
             raise SamplesError(f"{name}, line {number}: not valid JSON ({exc.msg}, column {exc.colno}){hint}") from None
         if not isinstance(record, dict):
@@ -202,8 +208,7 @@ def _records(text: str, name: str) -> tuple[list, str]:
                                f"JSON {type(record).__name__}")
         if number == 1:
             _refuse_results(record, name)
-        records.append(record)
-    return records, "0.4 jsonl"
+        yield record
 
 
 def _loads_line(line: str, source: str):
@@ -266,16 +271,19 @@ def _doc_key(record: dict, doc) -> tuple[str | None, str | None]:
     return None, None
 
 
-def _build_log(records: list, name: str, task: str, layout: str) -> SampleLog:
-    if not records:
+def _build_log(records: Iterable, name: str, task: str, layout: str) -> SampleLog:
+    records = iter(records)
+    first = next(records, None)
+    if first is None:
         raise SamplesError(f"{name}: no records (an empty list); expected one record per document")
     notes: list[str] = []
-    has_filter_key = any(isinstance(r, dict) and "filter" in r for r in records[:1000])
+    first_keys = sorted(first)[:12] if isinstance(first, dict) else []
+    has_filter_key = isinstance(first, dict) and "filter" in first  # lm-eval writes it on every record or none
     rows, docs = [], []
     metric_names: dict[str, None] = {}
     corpus: dict[str, None] = {}
     seen_per_doc: dict[int, int] = {}
-    for i, record in enumerate(records):
+    for i, record in enumerate(itertools.chain([first], records)):
         where = f"{name}, record {i + 1}"
         if not isinstance(record, dict):
             raise SamplesError(f"{where}: expected a JSON object with doc_id and per-doc metrics, found a JSON "
@@ -286,9 +294,9 @@ def _build_log(records: list, name: str, task: str, layout: str) -> SampleLog:
             raise SamplesError(f"{where}: expected an integer doc_id, found {doc_id!r} (is this an lm-eval samples "
                                f"file? its keys are {sorted(record)[:10]})")
         doc_id = int(doc_id)
-        if has_filter_key:
+        if has_filter_key or "filter" in record:
             filt = str(record.get("filter", "none"))
-        else:  # 0.4.0-1: every filter's pass repeats the doc_ids, in filter order
+        else:  # early 0.4.x: every filter's pass repeats the doc_ids, in filter order
             k = seen_per_doc.get(doc_id, 0)
             seen_per_doc[doc_id] = k + 1
             filt = "none" if k == 0 else f"filter_{k + 1}"
@@ -327,7 +335,7 @@ def _build_log(records: list, name: str, task: str, layout: str) -> SampleLog:
         raise SamplesError(f"{name}: doc_id {first['doc_id']} appears twice under filter {first['filter']!r}; a "
                            f"samples file holds each document once per filter (two runs appended to one file?)")
     if not metrics and not corpus:
-        raise SamplesError(f"{name}: no per-document metric in the records (keys: {sorted(records[0])[:12]}); "
+        raise SamplesError(f"{name}: no per-document metric in the records (keys: {first_keys}); "
                            f"expected lm-eval samples with metrics such as acc")
     if not has_filter_key and len(set(frame["filter"])) > 1:
         notes.append(f"{name}: no filter names in the file; the repeated passes over the documents are called "

@@ -40,7 +40,7 @@ test-fast: setup
 # Speed benchmarks that need nothing but the repo (bench/RESULTS.md lists them with the numbers measured);
 # distill_prune_bench.py needs a finished sweep (--sweep DIR) and gpu_check.sh a GPU (--smoke checks it on CPU).
 bench: setup browser
-	for b in pipeline_bench distill_step_bench shared_teacher_bench page_render_bench; do \
+	for b in pipeline_bench distill_step_bench shared_teacher_bench page_render_bench paired_bench; do \
 	  $(PY) bench/$$b.py || exit 1; done
 
 clean:

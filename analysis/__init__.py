@@ -7,6 +7,9 @@ Modules, one concept each:
   lmeval_import  read lm-eval results JSON of every layout 0.3 - 0.4.x into the benchmark table
   benchmarks     the benchmark table contract, the bundled MiniMA table, model comparisons
   benchmark_upload  an uploaded benchmark file (lm-eval JSON, zip of an output folder, CSV) -> the table
+  samples_io     read lm-eval per-sample logs (0.3 write_out, 0.4.x samples_<task>_<date>.jsonl; folders, zips)
+  paired         paired comparisons on the same documents: McNemar, paired t / bootstrap, clusters, power
+  paired_report  the paired table beside the unpaired one, the power sentence, the CLI text, the forest plot
   simulate       planted-law simulated distillation results (the bundled stand-in dataset, tests, benches)
   optimum        the optimal teacher per student: best teacher, the teachers tied with it, the grid interval
   collapse       the one-stage law fit of every curve at once (curve collapse), the default law
@@ -26,6 +29,7 @@ CLI: `python -m analysis --help`.
 The names a notebook needs are importable from here (loaded on first use, so `import analysis` stays light):
 
     from analysis import load_results, find_optima, fit_laws, fit_collapse, fit_law, what_if
+    from analysis import read_samples, compare_runs       # paired comparisons from lm-eval per-sample logs
 """
 from __future__ import annotations
 
@@ -54,6 +58,12 @@ _PUBLIC = {
     "load_catalog": ("catalog", "load_catalog"),
     "simulate_distillation": ("simulate", "simulate_distillation"),
     "import_lmeval": ("lmeval_import", "import_lmeval"),
+    "read_samples": ("samples_io", "read_samples"),
+    "compare_runs": ("paired", "compare_runs"),
+    "compare_many": ("paired", "compare_many"),
+    "paired_stats": ("paired", "paired_stats"),
+    "documents_needed": ("paired", "documents_needed"),
+    "forest_figure": ("paired_report", "forest_figure"),
     "parse_size": ("sizes", "parse_size"),
     "format_size": ("sizes", "format_size"),
     "figures": ("figures", None),

@@ -4,6 +4,8 @@
   optimum RESULTS --metric NAME              the optimal teacher per student
   law RESULTS --metric NAME [--form ...]     fit the law of capacity gap T*(S) per (family, data_tokens)
   whatif (RESULTS --metric NAME | --reported) --student SIZE
+  compare A B [C...] [--task T] [--metric M] [--filter F] [--cluster FIELD]
+                                             paired comparison from lm-eval per-sample logs (files, folders, zips)
 
 RESULTS is any distillation-results file the loader accepts (CSV, TSV, Parquet, JSON, JSONL; see README).
 Without --json, sizes print in human units ("1.3B"); with --json, sizes are raw parameter counts.
@@ -252,6 +254,35 @@ def cmd_whatif(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    from analysis.paired import PairedError, compare_many
+    from analysis.samples_io import SamplesError, read_samples
+
+    try:
+        runs = {}
+        for path in args.runs:
+            run = read_samples(path)
+            name = run.model if run.model not in runs else f"{run.model} ({path})"
+            runs[name] = run
+        result = compare_many(runs, task=args.task, metric=args.metric, filter=args.filter, cluster=args.cluster,
+                              correction=args.correction, alpha=args.alpha, n_boot=args.n_boot, seed=args.seed,
+                              detect=args.detect)
+    except (SamplesError, PairedError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    for note in result.notes:
+        print(f"note: {note}", file=sys.stderr)
+    for refusal in result.refused:
+        print(f"not compared: {refusal.reason}", file=sys.stderr)
+    if args.json:
+        _print_json(result.to_dict())
+        return 0
+    from analysis.paired_report import comparison_text
+
+    print(comparison_text(result))
+    return 0
+
+
 def _report_caveats(caught) -> None:
     """Print each statistical caveat once (a fit and a what-if may both raise the same one)."""
     seen = set()
@@ -321,12 +352,39 @@ def build_parser() -> argparse.ArgumentParser:
                         "fitted ones); every number is then labelled as an extrapolation")
     p.add_argument("--top", type=int, default=8, help="how many real checkpoints to list")
     p.set_defaults(func=cmd_whatif)
+
+    p = sub.add_parser("compare", help="paired comparison of models on the same documents (lm-eval samples logs)",
+                       description="Compare models document by document from lm-eval per-sample logs "
+                                   "(--log_samples; 0.3 --write_out): McNemar's exact test for 0/1 metrics, paired t "
+                                   "and bootstrap intervals for continuous ones, the unpaired numbers beside them, "
+                                   "and the documents a difference would need.")
+    p.add_argument("runs", nargs="+", type=Path, metavar="RUN",
+                   help="two or more: a samples_<task>_<date>.jsonl file, an lm-eval output folder or a zip of one")
+    p.add_argument("--task", help="only this task (or group: its subtasks, pooled with --cluster task)")
+    p.add_argument("--metric", help="only this metric, e.g. acc (default: every per-document metric)")
+    p.add_argument("--filter", help="only this filter, e.g. strict-match (default: every filter)")
+    p.add_argument("--cluster", metavar="FIELD",
+                   help="documents come in groups: a field of the logged documents (e.g. subject, doc.passage_id), "
+                        "or 'task' to pool a group's subtasks (--task GROUP) with each subtask a cluster")
+    p.add_argument("--correction", choices=["holm", "bh"], default="holm",
+                   help="multiple-comparison adjustment over all comparisons: holm (family-wise error; default) or "
+                        "bh (Benjamini-Hochberg false discovery rate)")
+    p.add_argument("--alpha", type=float, default=0.05, help="1 - confidence level (default 0.05)")
+    p.add_argument("--n-boot", type=int, default=2000, help="paired bootstrap resamples (0: none; default 2000)")
+    p.add_argument("--seed", type=int, default=0, help="random seed of the bootstrap")
+    p.add_argument("--detect", type=float, metavar="D",
+                   help="the difference the power line is about, in the metric's units (default: 0.01, one point, "
+                        "for 0/1 metrics; the observed difference for continuous ones)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_compare)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command == "compare" and len(args.runs) < 2:
+        parser.error("compare: give at least two runs (samples files, output folders or zips)")
     if args.command == "whatif" and bool(args.reported) == bool(args.results):
         parser.error("whatif: give either RESULTS --metric NAME or --reported")
     if args.command == "whatif" and args.results and not args.metric:

@@ -8,7 +8,7 @@ from app.compute import choose_law, forms_table_for, laws_for, optima_for, repor
 from app.display import humanize, interval, level, size
 
 ITEMS = ("Curse curves", "Law fit", "Law summary", "Residuals", "Forms comparison", "Optimal teachers table",
-         "What-if", "MiniMA frontier")
+         "What-if", "MiniMA frontier", "Paired comparison")
 DATA_ITEMS = {"Curse curves", "Law summary", "Residuals", "Forms comparison", "Optimal teachers table"}
 
 
@@ -36,6 +36,10 @@ def build_item(name: str, active, *, form: str, alpha: float, student_params: in
         return ReportSection("MiniMA: score against training compute",
                              "Scores and compute as published in the MiniMA README (github.com/GeneZC/MiniMA).",
                              figure=figures.frontier_figure(load_minima_table(), x="train_compute_flops"))
+    if name == "Paired comparison":
+        from app.paired_section import paired_report_section
+
+        return paired_report_section(alpha)
     if name == "What-if":
         from analysis.whatif import whatif
 
@@ -104,4 +108,16 @@ def figure_items(active) -> list[str]:
     names = ["Law fit", "What-if", "MiniMA frontier"]
     if active.has_rows:
         names = ["Curse curves", "Law fit", "Residuals", "What-if", "MiniMA frontier"]
-    return names
+    return names + (["Paired comparison"] if _has_paired_logs() else [])
+
+
+def available_items(active) -> list[str]:
+    """The sections the report offers: data sections only with rows, the paired one only with two logged runs."""
+    return [i for i in ITEMS if (active.has_rows or i not in DATA_ITEMS)
+            and (i != "Paired comparison" or _has_paired_logs())]
+
+
+def _has_paired_logs() -> bool:
+    from app.paired_section import n_sources
+
+    return n_sources() >= 2

@@ -118,6 +118,11 @@ with explorer:
                     if cmp.note:
                         st.warning(cmp.note, icon=":material/warning:")
 
+    with guarded("compare the models document by document"):
+        from app.paired_section import show_paired_section
+
+        show_paired_section()
+
 with minima:
     with guarded("show the MiniMA table"):
         from analysis.benchmarks import load_minima_table

@@ -10,11 +10,11 @@ from app.active import active_data
 from app.compute import FORMS, FORM_LABELS
 from app.display import empty_state, level, md, show_caveats
 from app.guard import guarded
-from app.report_items import DATA_ITEMS, ITEMS, build_item, figure_items, provenance
+from app.report_items import available_items, build_item, figure_items, provenance
 
 st.title("Report")
 active = active_data()
-available = [i for i in ITEMS if active.has_rows or i not in DATA_ITEMS]
+available = available_items(active)
 if not active.has_rows:
     empty_state("No distillation results are loaded: the report can hold the reported law, a what-if and the "
                 "MiniMA frontier. Load data on the Data page for the curse curves and the fitted law.")

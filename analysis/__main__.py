@@ -53,8 +53,9 @@ def _load(args: argparse.Namespace) -> pd.DataFrame:
         size_unit=args.size_unit,
         higher_is_better=directions or None,
     )
-    if report.dropped or report.warnings:
+    if report.dropped or report.warnings or report.inferred:
         print(report.summary(), file=sys.stderr)
+    args.inferred = list(report.inferred)
     if args.family:
         unknown = sorted(set(args.family) - set(frame["family"]))
         if unknown:
@@ -113,14 +114,16 @@ def cmd_optimum(args: argparse.Namespace) -> int:
         optima = find_optima(frame, args.metric, alpha=args.alpha)
     _report_caveats(caught)
     if args.json:
-        _print_json(optima_to_dict(optima, args.metric))
+        _print_json({**optima_to_dict(optima, args.metric), "inferred": args.inferred})
         return 0
     print(f"Optimal teacher per student ({args.metric}; {int((1 - args.alpha) * 100)}% interval)")
     for r in optima_records(optima):
         tokens = "" if r["data_tokens"] is None else f" {format_size(r['data_tokens'])} tokens"
         edge = "  [at the edge of the tested teachers]" if r["at_grid_edge"] else ""
-        print(f"  {r['family']}{tokens}: student {_size(r['student_params'])} -> teacher "
-              f"{_size(r['teacher_params'])} [{_size(r['ci_lower'])}, {_size(r['ci_upper'])}] "
+        student = _size(r["student_params"]) + (f" ({r['student_name']})" if r["student_name"] else "")
+        teacher = _size(r["teacher_params"]) + (f" ({r['teacher_name']})" if r["teacher_name"] else "")
+        print(f"  {r['family']}{tokens}: student {student} -> teacher "
+              f"{teacher} [{_size(r['ci_lower'])}, {_size(r['ci_upper'])}] "
               f"({r['method']}, {r['n_teachers']} teachers){edge}")
     return 0
 
@@ -168,6 +171,7 @@ def cmd_law(args: argparse.Namespace) -> int:
     fitted = [r for r in records if not r["declined"]]
     out = dict(fitted[0] if fitted else records[0])
     out["groups"] = records
+    out["inferred"] = args.inferred
     if tests:
         out["tests"] = {by: {k: v for k, v in t.items()} for by, t in tests.items()}
     first = laws[[r["declined"] for r in records].index(False)] if fitted else None

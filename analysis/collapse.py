@@ -660,8 +660,11 @@ def _profile_ci(resid, theta: np.ndarray, j: int, lo: np.ndarray, hi: np.ndarray
 
 def _cells_of(table: pd.DataFrame, sign: float) -> tuple[_Cells, np.ndarray, float]:
     """(cells, sorted students, S_ref = their geometric mean) of a teacher_cells table."""
-    students = np.sort(table["student_params"].unique())
-    g = np.searchsorted(students, table["student_params"].to_numpy())
+    # a student is its size and its name (two checkpoints of one size are two students, each with its own level)
+    names = table["student_name"].astype(str) if "student_name" in table else pd.Series("", index=table.index)
+    keys = pd.MultiIndex.from_arrays([table["student_params"].to_numpy(), names.to_numpy()])
+    g, uniques = pd.factorize(keys, sort=True)
+    students = uniques.get_level_values(0).to_numpy()
     s_ref = float(np.exp(np.mean(np.log(students.astype(float)))))
     cells = _Cells(y=sign * table["mean"].to_numpy(dtype=float), w=table["n_runs"].to_numpy(dtype=float),
                    x=np.log(table["teacher_params"].to_numpy(dtype=float) / _UNIT), g=g,

@@ -67,8 +67,9 @@ import numpy as np
 import pandas as pd
 
 from analysis import json_io
+from analysis.size_columns import SizeChoice, choose_size_columns, sizes_from_names
 from analysis.sizes import EXPECTED as SIZE_EXPECTED
-from analysis.sizes import implausible_model_sizes, parse_model_size, parse_size, parse_sizes
+from analysis.sizes import SizeArray, implausible_model_sizes, parse_model_size, parse_size, parse_sizes
 
 REQUIRED_COLUMNS: tuple[str, ...] = ("student_params", "teacher_params", "metric", "value")
 OPTIONAL_COLUMNS: tuple[str, ...] = (
@@ -197,6 +198,8 @@ class LoadReport:
     layout: str = ""  # long | wide
     metric_columns: list[str] = field(default_factory=list)  # wide layout: the melted columns
     columns_used: dict[str, str] = field(default_factory=dict)  # contract column -> the file's column
+    inferred: list[str] = field(default_factory=list)  # how sizes were found without being told, as sentences
+    size_choices: dict[str, SizeChoice] = field(default_factory=dict)  # student/teacher_params: column, unit, rivals
     encoding: str = "utf-8"
     n_file_rows: int = 0  # data rows in the file (blank lines excluded)
 
@@ -208,6 +211,7 @@ class LoadReport:
             n_metrics = len(self.metric_columns)
             head += f" ({_plural(self.n_file_rows, 'row')} x {_plural(n_metrics, 'metric column')})"
         lines = [head + f" [{self.file_format.upper()}, {self.layout} layout]."]
+        lines.extend(f"Inferred: {line}" for line in self.inferred)
         if self.n_dropped:
             by_col = ", ".join(f"{col}: {n:,}" for col, n in self.dropped_by_column.items())
             lines.append(f"Dropped {_plural(self.n_dropped, unit)} with bad values ({by_col}):")
@@ -816,6 +820,7 @@ class _Layout:
     mapping: dict[str, str]  # contract column -> file column
     kind: str  # long | wide
     value_columns: list[str]  # long: [the value column]; wide: the metric columns
+    sizes: dict[str, SizeChoice] = field(default_factory=dict)  # how student/teacher_params are read
 
 
 def _resolve_layout(df: pd.DataFrame, column_map: dict[str, str] | None, source: str,
@@ -823,6 +828,11 @@ def _resolve_layout(df: pd.DataFrame, column_map: dict[str, str] | None, source:
     columns = [str(c) for c in df.columns]
     df.columns = columns
     mapping, alias_losers = _map_columns(columns, column_map, source)
+    exact = {c for c, col in mapping.items() if _normalise(col) == c}
+    choices = choose_size_columns(df, mapping, set(column_map or {}), exact)
+    report.size_choices = choices
+    report.inferred = [ch.describe() for ch in choices.values()
+                       if ch.unit or ch.from_names or ch.ambiguous or _normalise(ch.column) != ch.contract]
     used = set(mapping.values())
     leftovers = [c for c in columns if c not in used]
     ignored = [c for c in leftovers if c in alias_losers or _is_index_column(c)]
@@ -857,7 +867,7 @@ def _resolve_layout(df: pd.DataFrame, column_map: dict[str, str] | None, source:
     report.layout = kind
     report.metric_columns = list(value_columns) if kind == "wide" else []
     report.columns_used = {k: mapping[k] for k in RESULT_COLUMNS if k in mapping}
-    return _Layout(mapping, kind, value_columns)
+    return _Layout(mapping, kind, value_columns, choices)
 
 
 # -- cells: every contract column converted over the whole frame, with row-level checks -----------------------------
@@ -907,22 +917,32 @@ def _convert_cells(raw: _Raw, layout: _Layout, size_unit: str | None) -> _Cells:
     strings: dict[str, pd.Series] = {}
     for contract in ("student_params", "teacher_params"):
         col = mapping[contract]
-        parsed = parse_sizes(df[col], unit=size_unit)
-        # a bare 70 or 87.5 is a size in millions without its unit, never a 70-parameter model
-        implausible = parsed.ok & implausible_model_sizes(df[col], unit=size_unit)
-        parsed = parsed._replace(ok=parsed.ok & ~implausible)
+        choice = layout.sizes.get(contract)
+        unit = size_unit or (choice.unit if choice is not None else None)  # a stated size_unit wins over a name
+        if choice is not None and choice.from_names:
+            params, ok, _ = sizes_from_names(df[col])
+            parsed = SizeArray(params, ok, _text_and_missing(df[col])[1])
+        else:
+            parsed = parse_sizes(df[col], unit=unit)
+            # a bare 70 or 87.5 is a size in millions without its unit, never a 70-parameter model
+            implausible = parsed.ok & implausible_model_sizes(df[col], unit=unit)
+            parsed = parsed._replace(ok=parsed.ok & ~implausible)
         numbers[contract] = parsed.values
         if contract == "teacher_params":  # no teacher (empty, none, 0): the student's no-distillation reference
             alone = _no_teacher_cells(df[col])
             numbers[contract] = np.where(alone, 0, parsed.values)
             parsed = parsed._replace(ok=parsed.ok | alone)
 
-        def explain_size(i: int, col: str = col) -> str:
+        def explain_size(i: int, col: str = col, unit: str | None = unit, choice: SizeChoice | None = choice) -> str:
             value = df[col].iat[i]
             if _describe_cell(value, missing_word) == missing_word:
                 return f"{SIZE_EXPECTED}, found {missing_word}"
+            if choice is not None and choice.from_names:
+                return (f"expected a checkpoint name whose size is known (in the model catalog, or written in the "
+                        f"name such as Qwen2.5-0.5B or opt-350m), found {_describe_cell(value, missing_word)}; add "
+                        f"a size column (e.g. {choice.contract}_B) or map one")
             try:
-                parse_model_size(value, unit=size_unit)
+                parse_model_size(value, unit=unit)
             except ValueError as e:
                 return str(e)
             return "expected a positive size"  # pragma: no cover - parse_sizes and parse_size agree

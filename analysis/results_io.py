@@ -67,7 +67,7 @@ import numpy as np
 import pandas as pd
 
 from analysis import json_io
-from analysis.size_columns import SizeChoice, choose_size_columns, sizes_from_names
+from analysis.size_columns import SizeChoice, choose_size_columns, sizes_from_names, unit_in_name
 from analysis.sizes import EXPECTED as SIZE_EXPECTED
 from analysis.sizes import SizeArray, implausible_model_sizes, parse_model_size, parse_size, parse_sizes
 
@@ -833,6 +833,8 @@ def _resolve_layout(df: pd.DataFrame, column_map: dict[str, str] | None, source:
     report.size_choices = choices
     report.inferred = [ch.describe() for ch in choices.values()
                        if ch.unit or ch.from_names or ch.ambiguous or _normalise(ch.column) != ch.contract]
+    # a column whose name says "a size, in billions" is never a metric, even when another column gave the size
+    alias_losers = alias_losers + [c for c in columns if unit_in_name(c) is not None and c not in alias_losers]
     used = set(mapping.values())
     leftovers = [c for c in columns if c not in used]
     ignored = [c for c in leftovers if c in alias_losers or _is_index_column(c)]

@@ -24,7 +24,7 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
-from analysis.sizes import UNITS, implausible_model_sizes, parse_sizes
+from analysis.sizes import UNITS, parse_sizes
 
 SIZE_CONTRACTS = ("student_params", "teacher_params")
 ROLE_OF = {"student_params": "student", "teacher_params": "teacher"}
@@ -118,14 +118,13 @@ def sizes_from_names(column: pd.Series) -> tuple[np.ndarray, np.ndarray, dict[st
 
 def is_names_column(column: pd.Series) -> bool:
     """True when the column holds names rather than sizes: fewer than NAMES_SHARE of its filled cells parse as a
-    model size (an empty/none cell, a student trained without a teacher, counts as neither)."""
+    size (an empty/none cell, a student trained without a teacher, counts as neither)."""
     text = column.astype("string").str.strip()
     filled = text.notna() & ~text.str.lower().isin(["", "none", "0", "no teacher", "na", "nan", "n/a"])
     if not filled.any():
         return False
     cells = column[filled.to_numpy(dtype=bool)].reset_index(drop=True)
-    ok = parse_sizes(cells).ok & ~implausible_model_sizes(cells)
-    return float(ok.mean()) < NAMES_SHARE
+    return float(parse_sizes(cells).ok.mean()) < NAMES_SHARE  # a bare 125 is a size (in some unit), not a name
 
 
 @dataclass

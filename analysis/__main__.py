@@ -4,6 +4,7 @@
   optimum RESULTS --metric NAME              the optimal teacher per student
   law RESULTS --metric NAME [--form ...]     fit the law of capacity gap T*(S) per (family, data_tokens)
   whatif (RESULTS --metric NAME | --reported) --student SIZE
+  optimum / law ... --table latex|markdown   a paper-ready table (booktabs tabular / Markdown) on stdout
 
 RESULTS is any distillation-results file the loader accepts (CSV, TSV, Parquet, JSON, JSONL; see README).
 Without --json, sizes print in human units ("1.3B"); with --json, sizes are raw parameter counts.
@@ -56,6 +57,7 @@ def _load(args: argparse.Namespace) -> pd.DataFrame:
     if report.dropped or report.warnings or report.inferred:
         print(report.summary(), file=sys.stderr)
     args.inferred = list(report.inferred)
+    args.data_source = report.source
     if args.family:
         unknown = sorted(set(args.family) - set(frame["family"]))
         if unknown:
@@ -113,6 +115,11 @@ def cmd_optimum(args: argparse.Namespace) -> int:
         warnings.simplefilter("always", CapacityGapWarning)
         optima = find_optima(frame, args.metric, alpha=args.alpha)
     _report_caveats(caught)
+    if args.table:
+        from analysis.paper_tables import optima_table
+
+        _print_table(*optima_table(optima, alpha=args.alpha), args, method="optimal teacher per student")
+        return 0
     if args.json:
         _print_json({**optima_to_dict(optima, args.metric), "inferred": args.inferred})
         return 0
@@ -183,6 +190,12 @@ def cmd_law(args: argparse.Namespace) -> int:
     for law in laws:
         if law.fit is None:
             print(f"error: {law.label}: {law.refused}", file=sys.stderr)
+    if args.table:
+        from analysis.paper_tables import law_table
+
+        _print_table(*law_table(laws, alpha=args.alpha), args,
+                     method=f"law of capacity gap, {args.form} form, {args.method}")
+        return 0 if fitted else 2
     if args.json:
         _print_json(out)
         return 0 if fitted else 2
@@ -256,6 +269,16 @@ def cmd_whatif(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_table(frame: pd.DataFrame, columns, args: argparse.Namespace, *, method: str) -> None:
+    """A paper table (LaTeX booktabs or Markdown) on stdout, with what made it as its caption/comment."""
+    from analysis import __version__
+    from analysis.paper_tables import render_table
+
+    caption = (f"{method}; metric {args.metric}; {100 * (1 - args.alpha):g}% intervals; data {args.data_source}; "
+               f"Capacity Gap Lab {__version__}")
+    print(render_table(frame, columns, args.table, caption=caption), end="")
+
+
 def _report_caveats(caught) -> None:
     """Print each statistical caveat once (a fit and a what-if may both raise the same one)."""
     seen = set()
@@ -293,6 +316,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--data-tokens", action="append", metavar="TOKENS",
                        help="only these distillation-token budgets, e.g. 2B (repeatable; default: all)")
         p.add_argument("--json", action="store_true", help="machine-readable output")
+        p.add_argument("--table", choices=["latex", "markdown"],
+                       help="print a paper-ready table instead: a LaTeX booktabs tabular or a Markdown table")
 
     p = sub.add_parser("optimum", help="the optimal teacher per student")
     results_args(p)

@@ -14,12 +14,12 @@ The output is a bare `tabular` (needs `\\usepackage{booktabs}`), to be put insid
 """
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
 
 import pandas as pd
 
+from analysis.fit_text import is_missing, fmt_interval, fmt_signed_size, fmt_value as fmt_number
 from analysis.sizes import format_size
 
 FORMATS = ("latex", "markdown")
@@ -44,55 +44,17 @@ class Column:
             raise ValueError(f"kind: expected one of {KINDS}, found {self.kind!r}")
 
 
-def _missing(value) -> bool:
-    try:
-        return value is None or pd.isna(value) or (isinstance(value, float) and not math.isfinite(value))
-    except (TypeError, ValueError):
-        return False
-
-
-def fmt_signed_size(value, digits: int = 3) -> str:
-    """A signed parameter count at the scale that keeps its digits: -147K (never -0.1M), 2.5B, 0; "—" if missing."""
-    if _missing(value):
-        return "—"
-    v = float(value)
-    if v == 0:
-        return "0"
-    return ("-" if v < 0 else "") + format_size(abs(v), digits=digits)
-
-
-def fmt_number(value, digits: int = 4) -> str:
-    """A statistic to `digits` significant digits; "—" if missing."""
-    return "—" if _missing(value) else f"{float(value):.{digits}g}"
-
-
-def fmt_interval(lower, upper, kind: str = "size") -> str:
-    """'1.1B – 1.5B', '-470K – 180K', '2.31 – 2.58': each end at its own scale, with more significant digits until
-    the ends differ (an interval never reads '0M – 0M' or '1.2B – 1.2B' unless its ends are equal); open on one
-    side, the bound alone: '< 3.1B', '> 1.5B'; '—' when neither end is known."""
-    one = fmt_signed_size if kind == "size" else fmt_number
-    if _missing(lower) and _missing(upper):
-        return "—"
-    if _missing(lower) or _missing(upper):  # open on one side: only a bound is known
-        return f"< {one(upper)}" if _missing(lower) else f"> {one(lower)}"
-    for digits in range(3, 8):
-        lo, hi = one(lower, digits), one(upper, digits)
-        if lo != hi or float(lower) == float(upper):
-            return f"{lo} – {hi}"
-    return f"{lo} – {hi}"
-
-
 def _cell(row, column: Column) -> str:
     if column.kind in ("size_interval", "number_interval"):
         lo, hi = column.key
         return fmt_interval(row.get(lo), row.get(hi), "size" if column.kind == "size_interval" else "number")
     value = row.get(column.key)
     if column.kind in ("text", "formatted"):
-        return "—" if _missing(value) else str(value)
+        return "—" if is_missing(value) else str(value)
     if column.kind in ("size", "signed_size"):
         return fmt_signed_size(value)
     if column.kind == "int":
-        return "—" if _missing(value) else f"{int(value):,}"
+        return "—" if is_missing(value) else f"{int(value):,}"
     return fmt_number(value)
 
 

@@ -51,28 +51,35 @@ def size(n_params, unit: str = "params") -> str:
 
 def interval(lower, upper, unit: str = "params") -> str:
     """'1.1B – 1.5B params', or 'not available' when either end is missing."""
+    from analysis.fit_text import fmt_interval
+
     if not (_finite(lower) and _finite(upper)):
         return "not available"
-    return f"{size(lower, '')} – {size(upper, unit)}"
+    return f"{fmt_interval(lower, upper)} {unit}".strip()
 
 
 def signed_size(value, unit: str = "params") -> str:
-    """'-11.5M params' / '250K params' for a signed size (an intercept); '—' when missing."""
-    from analysis.sizes import format_size
+    """'-11.5M params' / '-147K params' (never '-0.1M') for a signed size (an intercept); '—' when missing."""
+    from analysis.fit_text import fmt_signed_size
 
     if not _finite(value):
         return "—"
-    v = float(value)
-    if v == 0:
-        return f"0 {unit}".strip()
-    return f"{'-' if v < 0 else ''}{format_size(abs(v))} {unit}".strip()
+    return f"{fmt_signed_size(value)} {unit}".strip()
 
 
-def bounds(lower, upper, fmt=lambda v: f"{v:.3g}") -> str:
-    """'1.9 – 3.1', 'above 1.9 (unbounded above)', 'below 3.1 (unbounded below)' or 'not available'."""
+def bounds(lower, upper, fmt=lambda v: f"{v:.3g}", *, sizes: bool = False) -> str:
+    """'1.9 – 3.1', 'above 1.9 (unbounded above)', 'below 3.1 (unbounded below)' or 'not available'. With
+    sizes=True both ends are signed sizes written so that they differ when they differ ('-49K – 21K params', never
+    '-0M – 0M')."""
+    from analysis.fit_text import fmt_interval, fmt_signed_size
+
     lo, hi = _finite(lower), _finite(upper)
+    if sizes:
+        fmt = fmt_signed_size
     if lo and hi:
-        return f"{fmt(lower)} – {fmt(upper)}"
+        return (f"{fmt_interval(lower, upper, 'size')} params" if sizes
+                else fmt_interval(lower, upper, "number") if fmt(lower) == fmt(upper) and lower != upper
+                else f"{fmt(lower)} – {fmt(upper)}")
     if lo:
         return f"above {fmt(lower)} (the data do not bound it above)"
     if hi:
@@ -145,7 +152,7 @@ def law_metrics(fit, alpha: float) -> None:
     if "intercept_params" in fit.params:
         lo, hi = ci.loc["intercept_params", "lower"], ci.loc["intercept_params", "upper"]
         m[1].metric("Intercept b", signed_size(fit.params["intercept_params"]),
-                    f"{level(alpha)} CI {bounds(lo, hi, signed_size)}", delta_color="off", delta_arrow="off")
+                    f"{level(alpha)} CI {bounds(lo, hi, sizes=True)}", delta_color="off", delta_arrow="off")
     m[2].metric("R² (bracketed optima)", "—" if pd.isna(fit.rsquared) else f"{fit.rsquared:.4f}")
     m[3].metric("Students", f"{fit.nobs:g}")
 

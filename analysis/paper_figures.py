@@ -5,7 +5,7 @@
     zip_bytes = talk_bundle([BundleItem("law", fig, "The fitted law ...")], provenance)
 
 The style (`style_figure`) is the same for every figure: a sans-serif font at the chosen size in points, the
-Okabe-Ito colour-blind-safe palette of analysis.figures, white background with light grid lines, the legend under
+Okabe-Ito colour-blind-safe palette of analysis.figures, white background with light grid lines, the legend above
 the plot (a column is too narrow beside it), and the axis titles the figures already carry with their units. The
 size is physical: plotly lays a figure out in CSS pixels, 96 to the inch, and kaleido's PDF keeps that scale (a
 336-pixel-wide figure is a 252 pt = 3.5 in PDF page), so width_in * 96 pixels are asked for; PNGs are drawn at
@@ -76,10 +76,11 @@ def style_figure(figure: go.Figure, style: FigureStyle = FigureStyle()) -> go.Fi
     fig.update_layout(
         template="plotly_white", colorway=list(PALETTE), width=style.px(style.width_in),
         height=style.px(style.height), font=dict(family=FONT_FAMILY, size=style.font_px, color="#000000"),
-        legend=dict(orientation="h", yanchor="top", y=-0.22, xanchor="left", x=0, font=dict(size=small),
-                    bgcolor="rgba(0,0,0,0)"),
-        margin=dict(l=style.font_px * 4.5, r=style.font_px, t=style.font_px * (3 if style.title else 1),
-                    b=style.font_px * 4),
+        legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="left", x=0, font=dict(size=small),
+                    bgcolor="rgba(0,0,0,0)", entrywidthmode="fraction", itemwidth=30, tracegroupgap=0,
+                    entrywidth=1 / 3 if style.width_in < 5 else 1 / 4),
+        margin=dict(l=style.font_px * 4.5, r=style.font_px, t=style.font_px * (5 if style.title else 3),
+                    b=style.font_px * 3.5),
         paper_bgcolor="white", plot_bgcolor="white")
     if not style.title:
         fig.update_layout(title=None)

@@ -124,7 +124,8 @@ def is_names_column(column: pd.Series) -> bool:
     if not filled.any():
         return False
     cells = column[filled.to_numpy(dtype=bool)].reset_index(drop=True)
-    return float(parse_sizes(cells).ok.mean()) < NAMES_SHARE  # a bare 125 is a size (in some unit), not a name
+    numbers = pd.to_numeric(cells, errors="coerce").notna().to_numpy()  # 0.49 or 125: a size in some unit
+    return float((parse_sizes(cells).ok | numbers).mean()) < NAMES_SHARE
 
 
 @dataclass
@@ -179,7 +180,9 @@ def choose_size_columns(frame: pd.DataFrame, mapping: dict[str, str], fixed: set
         # when no column names a role at all and it is the only one of its kind
         with_unit = [c for c in columns if units[c] and units[c][0] == role and c not in used - {current}]
         if current is not None and (contract in fixed or contract in exact):
-            if is_names_column(frame[current]):
+            # a column named student_params holds sizes (its bad cells are reported as sizes); a column the user
+            # mapped may hold names
+            if contract in fixed and is_names_column(frame[current]):
                 mapping.setdefault(NAME_OF[contract], current)
                 choices[contract] = SizeChoice(contract, current, from_names=True, candidates=[current])
             else:
@@ -209,6 +212,18 @@ def choose_size_columns(frame: pd.DataFrame, mapping: dict[str, str], fixed: set
             mapping.setdefault(NAME_OF[contract], names_col)
             choices[contract] = SizeChoice(contract, names_col, from_names=True, candidates=[names_col])
         used = set(mapping.values())
+    # a column of names left over ("student" when the size was mapped to "student_params_B"): kept as names
+    for contract in SIZE_CONTRACTS:
+        role, used = ROLE_OF[contract], set(mapping.values())
+        if NAME_OF[contract] in mapping:
+            continue
+        for c in columns:
+            if c not in used and "_".join(_tokens(c)) in (role, f"{role}_model", f"{role}_name",
+                                                          f"{role}_checkpoint") and is_names_column(frame[c]):
+                mapping[NAME_OF[contract]] = c
+                if contract in choices and not choices[contract].from_names:
+                    choices[contract].names_column = c
+                break
     # a unit column that names no role: the missing size, when exactly one size is missing and one such column
     missing = [c for c in SIZE_CONTRACTS if c not in mapping]
     loose = [c for c in columns if units[c] and units[c][0] is None and c not in set(mapping.values())]

@@ -187,3 +187,9 @@ def test_the_cli_loads_a_paper_table_with_no_mapping_flags_keeping_every_row(tmp
     data = json.loads(out.stdout)
     assert len(data["optima"]) == 4 and any("student_params_B" in line for line in data["inferred"])
     assert {o["student_name"] for o in data["optima"]} == {s for s, _ in students}
+
+
+def test_a_size_mapped_by_hand_still_keeps_the_names_beside_it():
+    frame, report = load(PAPER, column_map={"student_params": "student_params_B", "teacher_params": "teacher_params_B"})
+    assert frame["teacher_name"].iloc[-1] == "Qwen2.5-72B-Instruct" and frame["student_name"].iloc[0] == "Qwen2.5-0.5B"
+    assert frame["teacher_params"].iloc[-1] == 72_700_000_000  # the unit in the mapped column's name is still read

@@ -73,7 +73,7 @@ def test_a_metric_of_unknown_direction_loads_once_the_user_says_which_way_is_bet
     next(b for b in at.button if b.label == "Apply mapping").click().run()
     assert_no_traceback(at)
     assert not [e for e in at.error if "did not load" in e.value]
-    assert {m.label: m.value for m in at.metric}["Kept"] == "2 records"
+    assert {m.label: m.value for m in at.metric}["Kept"] == "2 rows"
     assert at.query_params["hib"] == "wibble=0"
 
 

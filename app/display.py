@@ -158,11 +158,17 @@ def law_metrics(fit, alpha: float) -> None:
 
 
 def param_table(fit, alpha: float) -> pd.DataFrame:
-    """estimate and interval of each parameter, columns named with the level."""
-    table = fit.conf_int(alpha).rename(columns={"lower": f"{level(alpha)} CI lower",
-                                                "upper": f"{level(alpha)} CI upper"})
-    table.insert(0, "estimate", fit.params)
-    return table
+    """estimate and interval of each parameter, written to read (sizes as -147K, statistics to 4 digits)."""
+    from analysis.fit_text import fmt_interval, fmt_signed_size, fmt_value
+
+    ci = fit.conf_int(alpha)
+    rows = {}
+    for name, est in fit.params.items():
+        size_like = name.endswith("_params")
+        rows[name] = {"estimate": fmt_signed_size(est) if size_like else fmt_value(est),
+                      f"{level(alpha)} CI": fmt_interval(ci.at[name, "lower"], ci.at[name, "upper"],
+                                                         "size" if size_like else "number")}
+    return pd.DataFrame.from_dict(rows, orient="index")
 
 
 def readable_forms(forms: pd.DataFrame) -> pd.DataFrame:

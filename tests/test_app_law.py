@@ -90,3 +90,5 @@ def test_a_small_intercept_and_its_interval_keep_their_digits(workspace):
     lo, hi = str(intercept.delta).split("CI ")[1].removesuffix(" params").split(" – ")
     assert lo != hi and not lo.startswith(("0", "-0")) and not hi.startswith(("0", "-0"))
     assert intercept.value.endswith(" params") and not intercept.value.startswith(("0.", "-0."))
+    labels = [b.label for b in at.get("download_button")]
+    assert {"law table (LaTeX)", "law table (Markdown)", "optima table (LaTeX)", "optima table (Markdown)"} <= set(labels)

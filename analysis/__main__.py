@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.caveats import CapacityGapWarning
+from analysis.fit_text import fmt_interval
 from analysis.json_safe import json_safe
 from analysis.results_io import DataError, load_distillation_results
 from analysis.sizes import format_size, parse_model_size, parse_size
@@ -128,10 +129,10 @@ def cmd_optimum(args: argparse.Namespace) -> int:
         tokens = "" if r["data_tokens"] is None else f" {format_size(r['data_tokens'])} tokens"
         edge = "  [at the edge of the tested teachers]" if r["at_grid_edge"] else ""
         student = _size(r["student_params"]) + (f" ({r['student_name']})" if r["student_name"] else "")
-        teacher = _size(r["teacher_params"]) + (f" ({r['teacher_name']})" if r["teacher_name"] else "")
-        print(f"  {r['family']}{tokens}: student {student} -> teacher "
-              f"{teacher} [{_size(r['ci_lower'])}, {_size(r['ci_upper'])}] "
-              f"({r['method']}, {r['n_teachers']} teachers){edge}")
+        best = f"; best tested {r['teacher_name']}" if r["teacher_name"] else ""
+        print(f"  {r['family']}{tokens}: student {student} -> teacher {_size(r['teacher_params'])} "
+              f"[{fmt_interval(r['ci_lower'], r['ci_upper'])}] ({r['method']}, {r['n_teachers']} teachers{best})"
+              f"{edge}")
     return 0
 
 

@@ -434,10 +434,13 @@ class CollapseFit(FitResults):
         p = len(self.names)
         lo, hi = _bounds(self.form)
         rows = []
-        for student in self.optima["student_params"]:
-            rest = self.cells[self.cells["student_params"] != student].reset_index(drop=True)
-            row = {"student_params": int(student)}
-            if rest["student_params"].nunique() >= min_bracketed(self.form):
+        names = self.cells["student_name"].astype(str) if "student_name" in self.cells else ""
+        for student, name in zip(self.optima["student_params"], self.optima.get("student_name", [""] * self.nobs)):
+            mine = (self.cells["student_params"] == student) & (names == (name or ""))
+            rest = self.cells[~mine].reset_index(drop=True)
+            row = {"student_params": int(student), "student_name": name or ""}
+            if len(rest.groupby(["student_params"] + (["student_name"] if "student_name" in rest else [])))\
+                    >= min_bracketed(self.form):
                 cells, _students, _ref = _cells_of(rest, -1.0 if self.higher_is_better else 1.0)
 
                 def resid(theta, cells=cells):

@@ -166,7 +166,7 @@ def _teacher_names(rows: pd.DataFrame, column: str = "teacher_name") -> np.ndarr
     return rows[column].astype("string").fillna("").str.strip().to_numpy(dtype=object)
 
 
-def _student_names(rows: pd.DataFrame) -> np.ndarray:
+def student_names(rows: pd.DataFrame) -> np.ndarray:
     """(R,) object: each row's student name where names identify students, else "" everywhere.
 
     A name identifies a student when it covers several runs (a checkpoint distilled from several teachers). Names
@@ -191,10 +191,10 @@ def _build_layout(results: pd.DataFrame, metric: str) -> _Layout:
     t = rows["teacher_params"].to_numpy(dtype=np.int64)
     v = rows["value"].to_numpy(dtype=float)
     names = _teacher_names(rows)
-    student_names = _student_names(rows)
+    snames = student_names(rows)
     fam_codes, fam_uniques = pd.factorize(family, sort=True)
     # a student is its size and its name, like a teacher: Qwen2.5-3B and Llama-3.2-3B are two students of one size
-    sn_codes = pd.factorize(student_names, sort=True)[0]
+    sn_codes = pd.factorize(snames, sort=True)[0]
     tok_codes, tok_uniques = pd.factorize(tokens, sort=True, use_na_sentinel=False)
     # a teacher is its size and its name: codes ordered by size, then name
     teacher_key = pd.MultiIndex.from_arrays([t, names])
@@ -250,7 +250,7 @@ def _build_layout(results: pd.DataFrame, metric: str) -> _Layout:
         "family": family[first_row].astype(str),
         "data_tokens": tokens[first_row].astype("float64"),
         "student_params": s[first_row].astype(np.int64),
-        "student_name": student_names[first_row].astype(str),
+        "student_name": snames[first_row].astype(str),
     })
     return _Layout(metric=metric, higher_is_better=higher, groups=groups, y=y, cell_start=cell_start,
                    cell_n=cell_n, cell_group=cell_group, cell_teacher=cell_teacher, cell_name=cell_name,

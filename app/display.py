@@ -131,13 +131,18 @@ def empty_state(message: str) -> None:
 # ------------------------------------------------------------------------------------------ the law, shown
 def optima_table(optima: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
     """find_optima's table for reading (sizes with units, tied teachers as a list) and its column labels."""
-    cols = [c for c in ("family", "data_tokens", "student_params", "teacher_params", "ci_lower", "ci_upper",
-                        "censored", "tied_teachers", "method", "n_teachers", "n_runs", "no_teacher_helps", "note")
+    def named(col):  # a names column only where some name is given
+        return [col] if col in optima and optima[col].astype(str).str.len().any() else []
+
+    cols = [c for c in ("family", "data_tokens", "student_params", *named("student_name"), "teacher_params",
+                        *named("teacher_name"),
+                        "ci_lower", "ci_upper", "censored", "tied_teachers", "method", "n_teachers", "n_runs",
+                        "no_teacher_helps", "note")
             if c in optima]
     shown = humanize(optima[cols])
     if "tied_teachers" in shown:
         shown["tied_teachers"] = optima["tied_teachers"].map(lambda ts: ", ".join(size(t, "") for t in ts))
-    return shown, {"ci_lower": "interval from", "ci_upper": "interval to", "censored": "open side",
+    return shown, {"student_name": "student", "teacher_name": "best tested teacher", "ci_lower": "interval from", "ci_upper": "interval to", "censored": "open side",
                    "tied_teachers": "tied with the best", "no_teacher_helps": "a teacher helps"}
 
 

@@ -193,3 +193,17 @@ def test_a_size_mapped_by_hand_still_keeps_the_names_beside_it():
     frame, report = load(PAPER, column_map={"student_params": "student_params_B", "teacher_params": "teacher_params_B"})
     assert frame["teacher_name"].iloc[-1] == "Qwen2.5-72B-Instruct" and frame["student_name"].iloc[0] == "Qwen2.5-0.5B"
     assert frame["teacher_params"].iloc[-1] == 72_700_000_000  # the unit in the mapped column's name is still read
+
+
+def test_the_curse_figure_draws_two_named_students_of_one_size_as_two_lines_each_with_its_optimum():
+    from analysis.figures import curse_figure
+
+    teachers = [(f"T{k}", int(3e9 * 2 ** k)) for k in range(-2, 4)]
+    frame = _curve([("Qwen2.5-3B", 3_000_000_000), ("Llama-3.2-3B", 3_000_000_000)], teachers)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fig = curse_figure(frame, find_optima(frame, "val_loss"), "val_loss")
+    names = [t.name for t in fig.data]
+    assert "student 3B (Qwen2.5-3B)" in names and "student 3B (Llama-3.2-3B)" in names
+    stars = next(t for t in fig.data if t.name == "optimal teacher")
+    assert len(stars.x) == 2 and len(set(stars.marker.color)) == 2  # each star in its own student's colour

@@ -374,6 +374,7 @@ def load_distillation_results(
                         source=inp.name)
     layout = _resolve_layout(raw.frame, column_map, inp.name, report)
     cells = _convert_cells(raw, layout, size_unit)
+    report.inferred = _inferred_lines(layout.sizes)  # again: now with how many names each source sized
     keep = _account_drops(raw, layout, cells, report)
     for column in list(raw.frame.columns):  # messages are built: free the file's copy before building the output
         del raw.frame[column]
@@ -404,8 +405,7 @@ def _resolve_layout(df: pd.DataFrame, column_map: dict[str, str] | None, source:
     exact = {c for c, col in mapping.items() if _normalise(col) == c}
     choices = choose_size_columns(df, mapping, set(column_map or {}), exact)
     report.size_choices = choices
-    report.inferred = [ch.describe() for ch in choices.values()
-                       if ch.unit or ch.from_names or ch.ambiguous or _normalise(ch.column) != ch.contract]
+    report.inferred = _inferred_lines(choices)
     # a column whose name says "a size, in billions" is never a metric, even when another column gave the size
     alias_losers = alias_losers + [c for c in columns if unit_in_name(c) is not None and c not in alias_losers]
     used = set(mapping.values())
@@ -443,6 +443,12 @@ def _resolve_layout(df: pd.DataFrame, column_map: dict[str, str] | None, source:
     report.metric_columns = list(value_columns) if kind == "wide" else []
     report.columns_used = {k: mapping[k] for k in RESULT_COLUMNS if k in mapping}
     return _Layout(mapping, kind, value_columns, choices)
+
+
+def _inferred_lines(choices: dict[str, SizeChoice]) -> list[str]:
+    """The sentences about sizes the loader found without being told (none for a contract file)."""
+    return [ch.describe() for ch in choices.values()
+            if ch.unit or ch.from_names or ch.ambiguous or _normalise(ch.column) != ch.contract]
 
 
 # -- cells: every contract column converted over the whole frame, with row-level checks -----------------------------
@@ -495,7 +501,7 @@ def _convert_cells(raw: _Raw, layout: _Layout, size_unit: str | None) -> _Cells:
         choice = layout.sizes.get(contract)
         unit = size_unit or (choice.unit if choice is not None else None)  # a stated size_unit wins over a name
         if choice is not None and choice.from_names:
-            params, ok, _ = sizes_from_names(df[col])
+            params, ok, choice.resolved = sizes_from_names(df[col])
             parsed = SizeArray(params, ok, _text_and_missing(df[col])[1])
         else:
             parsed = parse_sizes(df[col], unit=unit)

@@ -106,14 +106,15 @@ def size_from_name(name) -> tuple[int, str] | None:
 
 
 def sizes_from_names(column: pd.Series) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
-    """(int64 params, ok mask, {"catalog": n, "name": n} rows resolved each way) for a column of names."""
+    """(int64 params, ok mask, {"catalog": n, "name": n} distinct names resolved each way) for a column of names."""
     text = column.astype("string").str.strip()
     codes, uniques = pd.factorize(text)  # few distinct names over many rows
     found = [size_from_name(u) for u in uniques]
     params = np.array([f[0] if f else 0 for f in found] + [0], dtype=np.int64)[codes]
     how = np.array([f[1] if f else "" for f in found] + [""], dtype=object)[codes]
     ok = how != ""
-    return params, ok, {"catalog": int((how == "catalog").sum()), "name": int((how == "name").sum())}
+    kinds = [f[1] for f in found if f]
+    return params, ok, {"catalog": kinds.count("catalog"), "name": kinds.count("name")}
 
 
 def is_names_column(column: pd.Series) -> bool:
@@ -138,6 +139,7 @@ class SizeChoice:
     from_names: bool = False  # the column holds checkpoint names: sizes come from the catalog or the name
     candidates: list[str] = field(default_factory=list)  # every plausible size column, the chosen one first
     names_column: str | None = None  # the column of checkpoint names kept as student_name / teacher_name
+    resolved: dict[str, int] = field(default_factory=dict)  # from_names: distinct names sized by "catalog" / "name"
 
     @property
     def ambiguous(self) -> bool:
@@ -145,8 +147,10 @@ class SizeChoice:
 
     def describe(self) -> str:
         if self.from_names:
+            counts = (f": {self.resolved.get('catalog', 0)} by the catalog, {self.resolved.get('name', 0)} by the name"
+                      if self.resolved else "")
             how = (f"from the checkpoint names in column {self.column!r} (the model catalog's count, else the size "
-                   f"written in the name); the names are kept as {NAME_OF[self.contract]}")
+                   f"written in the name{counts}); the names are kept as {NAME_OF[self.contract]}")
         else:
             how = f"from column {self.column!r}" + (f", in {_UNIT_LONG[self.unit]} (its name says so)"
                                                     if self.unit else "")

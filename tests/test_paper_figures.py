@@ -15,7 +15,9 @@ from analysis.paper_figures import (BundleItem, FigureStyle, figure_file, file_s
 from analysis.report import ReportSection, build_provenance, build_report_pdf, find_browser
 from analysis.reported_law import load_reported_law
 
-needs_browser = pytest.mark.skipif(find_browser() is None, reason="no Chromium for kaleido (make browser)")
+# drawing through Chromium takes seconds per figure: slow, as the other browser tests (make test runs them)
+_slow = pytest.mark.slow
+_browser = pytest.mark.skipif(find_browser() is None, reason="no Chromium for kaleido (make browser)")
 needs_poppler = pytest.mark.skipif(shutil.which("pdftoppm") is None or shutil.which("pdfinfo") is None,
                                    reason="poppler-utils' pdftoppm/pdfinfo are not installed (make latex)")
 
@@ -66,7 +68,8 @@ def test_layouts_and_bad_sizes():
     assert file_stem("Law fit (gpt2 · 2B)") == "law_fit_gpt2_2b" and file_stem("../..") == "figure"
 
 
-@needs_browser
+@_slow
+@_browser
 @needs_poppler
 @pytest.mark.parametrize("width_in", [3.5, 7.0])
 def test_a_pdf_figure_opens_and_is_as_wide_as_asked(tmp_path, width_in):
@@ -78,7 +81,8 @@ def test_a_pdf_figure_opens_and_is_as_wide_as_asked(tmp_path, width_in):
     _opens(pdf, tmp_path)
 
 
-@needs_browser
+@_slow
+@_browser
 @needs_poppler
 def test_the_talk_bundle_holds_a_pdf_and_a_png_of_each_figure_with_captions_and_provenance(tmp_path):
     prov = build_provenance(datasets=[{"name": "x.csv", "data_hash": "abc123"}], settings={"metric": "val_loss"})
@@ -93,7 +97,8 @@ def test_the_talk_bundle_holds_a_pdf_and_a_png_of_each_figure_with_captions_and_
     _opens(archive.read("law_fit_2.pdf"), tmp_path)
 
 
-@needs_browser
+@_slow
+@_browser
 @needs_poppler
 def test_the_report_prints_to_a_pdf_that_opens_with_its_figures_text_and_provenance(tmp_path):
     prov = build_provenance(datasets=[{"name": "x.csv", "data_hash": "abc123"}], settings={"metric": "val_loss"})

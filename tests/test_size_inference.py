@@ -85,7 +85,8 @@ def test_sizes_are_read_from_checkpoint_names_when_no_size_column_is_given():
     assert frame["student_params"].tolist() == [162_322_944] * 2
     assert frame["teacher_params"].tolist() == [1_414_647_808, 350_000_000]
     assert frame["teacher_name"].tolist() == ["pythia-1.4b", "opt-350m"]
-    assert any("checkpoint names in column 'teacher_model'" in line for line in report.inferred)
+    assert any("checkpoint names in column 'teacher_model'" in line and "2 by the catalog, 0 by the name" in line
+               for line in report.inferred)
 
 
 def test_a_names_column_under_a_size_alias_becomes_names_and_unknown_names_are_dropped_with_the_reason():

@@ -625,7 +625,7 @@ def _optima_table(lay: _Layout, means: np.ndarray, point: _Optimum, ci_method: n
     g = lay.groups
     for i in range(n_groups):
         parts = []
-        who = dict(family=g.at[i, "family"], data_tokens=g.at[i, "data_tokens"])
+        who = dict(family=g.at[i, "family"], data_tokens=g.at[i, "data_tokens"], student_name=g.at[i, "student_name"])
         student, best_t = int(g.at[i, "student_params"]), float(lay.cell_teacher[arg_cell[i]])
         k = lay.pad[i][lay.pad[i] >= 0]
         kt = k[tied.mask[k]]

@@ -6,6 +6,7 @@
   whatif (RESULTS --metric NAME | --reported) --student SIZE
   compare A B [C...] [--task T] [--metric M] [--filter F] [--cluster FIELD]
                                              paired comparison from lm-eval per-sample logs (files, folders, zips)
+  optimum / law ... --table latex|markdown   a paper-ready table (booktabs tabular / Markdown) on stdout
 
 RESULTS is any distillation-results file the loader accepts (CSV, TSV, Parquet, JSON, JSONL; see README).
 Without --json, sizes print in human units ("1.3B"); with --json, sizes are raw parameter counts.
@@ -25,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.caveats import CapacityGapWarning
+from analysis.fit_text import fmt_interval
 from analysis.json_safe import json_safe
 from analysis.results_io import DataError, load_distillation_results
 from analysis.sizes import format_size, parse_model_size, parse_size
@@ -55,8 +57,10 @@ def _load(args: argparse.Namespace) -> pd.DataFrame:
         size_unit=args.size_unit,
         higher_is_better=directions or None,
     )
-    if report.dropped or report.warnings:
+    if report.dropped or report.warnings or report.inferred:
         print(report.summary(), file=sys.stderr)
+    args.inferred = list(report.inferred)
+    args.data_source = report.source
     if args.family:
         unknown = sorted(set(args.family) - set(frame["family"]))
         if unknown:
@@ -114,16 +118,23 @@ def cmd_optimum(args: argparse.Namespace) -> int:
         warnings.simplefilter("always", CapacityGapWarning)
         optima = find_optima(frame, args.metric, alpha=args.alpha)
     _report_caveats(caught)
+    if args.table:
+        from analysis.paper_tables import optima_table
+
+        _print_table(*optima_table(optima, alpha=args.alpha), args, method="optimal teacher per student")
+        return 0
     if args.json:
-        _print_json(optima_to_dict(optima, args.metric))
+        _print_json({**optima_to_dict(optima, args.metric), "inferred": args.inferred})
         return 0
     print(f"Optimal teacher per student ({args.metric}; {int((1 - args.alpha) * 100)}% interval)")
     for r in optima_records(optima):
         tokens = "" if r["data_tokens"] is None else f" {format_size(r['data_tokens'])} tokens"
         edge = "  [at the edge of the tested teachers]" if r["at_grid_edge"] else ""
-        print(f"  {r['family']}{tokens}: student {_size(r['student_params'])} -> teacher "
-              f"{_size(r['teacher_params'])} [{_size(r['ci_lower'])}, {_size(r['ci_upper'])}] "
-              f"({r['method']}, {r['n_teachers']} teachers){edge}")
+        student = _size(r["student_params"]) + (f" ({r['student_name']})" if r["student_name"] else "")
+        best = f"; best tested {r['teacher_name']}" if r["teacher_name"] else ""
+        print(f"  {r['family']}{tokens}: student {student} -> teacher {_size(r['teacher_params'])} "
+              f"[{fmt_interval(r['ci_lower'], r['ci_upper'])}] ({r['method']}, {r['n_teachers']} teachers{best})"
+              f"{edge}")
     return 0
 
 
@@ -170,6 +181,7 @@ def cmd_law(args: argparse.Namespace) -> int:
     fitted = [r for r in records if not r["declined"]]
     out = dict(fitted[0] if fitted else records[0])
     out["groups"] = records
+    out["inferred"] = args.inferred
     if tests:
         out["tests"] = {by: {k: v for k, v in t.items()} for by, t in tests.items()}
     first = laws[[r["declined"] for r in records].index(False)] if fitted else None
@@ -181,6 +193,12 @@ def cmd_law(args: argparse.Namespace) -> int:
     for law in laws:
         if law.fit is None:
             print(f"error: {law.label}: {law.refused}", file=sys.stderr)
+    if args.table:
+        from analysis.paper_tables import law_table
+
+        _print_table(*law_table(laws, alpha=args.alpha), args,
+                     method=f"law of capacity gap, {args.form} form, {args.method}")
+        return 0 if fitted else 2
     if args.json:
         _print_json(out)
         return 0 if fitted else 2
@@ -283,6 +301,16 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_table(frame: pd.DataFrame, columns, args: argparse.Namespace, *, method: str) -> None:
+    """A paper table (LaTeX booktabs or Markdown) on stdout, with what made it as its caption/comment."""
+    from analysis import __version__
+    from analysis.paper_tables import render_table
+
+    caption = (f"{method}; metric {args.metric}; {100 * (1 - args.alpha):g}% intervals; data {args.data_source}; "
+               f"Capacity Gap Lab {__version__}")
+    print(render_table(frame, columns, args.table, caption=caption), end="")
+
+
 def _report_caveats(caught) -> None:
     """Print each statistical caveat once (a fit and a what-if may both raise the same one)."""
     seen = set()
@@ -320,6 +348,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--data-tokens", action="append", metavar="TOKENS",
                        help="only these distillation-token budgets, e.g. 2B (repeatable; default: all)")
         p.add_argument("--json", action="store_true", help="machine-readable output")
+        p.add_argument("--table", choices=["latex", "markdown"],
+                       help="print a paper-ready table instead: a LaTeX booktabs tabular or a Markdown table")
 
     p = sub.add_parser("optimum", help="the optimal teacher per student")
     results_args(p)

@@ -6,7 +6,6 @@ uses both, and the reader uses the contract: imports point one way.
 """
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import pandas as pd
@@ -14,6 +13,7 @@ import pandas as pd
 from analysis import lmeval_import
 from analysis.benchmarks import (BENCHMARK_COLUMNS, MAX_UPLOAD_BYTES, REQUIRED_BENCHMARK_COLUMNS, ImportFailure,
                                  ImportResult, as_benchmark_frame, empty_benchmark_frame)
+from analysis.tabular import DataError, read_table
 
 
 def load_benchmark_upload(data: bytes, name: str, *, max_bytes: int = MAX_UPLOAD_BYTES) -> ImportResult:
@@ -47,15 +47,14 @@ def _failed(name: str, reason: str) -> ImportResult:
 def _import_benchmark_csv(data: bytes, name: str, *, sep: str) -> ImportResult:
     """A CSV/TSV in the benchmark contract (e.g. written by `python -m analysis import-lmeval`)."""
     try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        return _failed(name, f"not UTF-8 text (byte {exc.start}); save the table as UTF-8 CSV")
-    if "\x00" in text[:4096]:
-        return _failed(name, "binary content; expected a CSV table")
-    try:
-        raw = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        return _failed(name, f"not a readable table: {exc}")
+        table = read_table(data, name=name, file_format="tsv" if sep == "\t" else "csv", as_text=True)
+    except DataError as exc:
+        return _failed(name, exc.reason)
+    raw = table.frame
+    raw.index = table.rows - 2  # the loader's file lines: "+ 2" below names the line (the header is line 1)
+    if table.pre_dropped:
+        row, _, why = table.pre_dropped[0]
+        return _failed(name, f"row {row}: {why}")
     raw.columns = [str(c).strip() for c in raw.columns]
     missing = [c for c in REQUIRED_BENCHMARK_COLUMNS if c not in raw.columns]
     if missing:
@@ -63,7 +62,7 @@ def _import_benchmark_csv(data: bytes, name: str, *, sep: str) -> ImportResult:
                              f"{list(REQUIRED_BENCHMARK_COLUMNS)} (found {list(raw.columns)})")
     if raw.empty:
         return _failed(name, "the table has a header but no rows")
-    notes = []
+    notes = [f"{name}: {note}" for note in table.notes]  # e.g. not UTF-8: read as Windows-1252, and where
     extra = [c for c in raw.columns if c not in BENCHMARK_COLUMNS]
     if extra:
         notes.append(f"{name}: ignored column(s) not in the benchmark table: {extra}")

@@ -11,7 +11,6 @@ choosing that checkpoint instead of the curve's best teacher: the "expected pena
 """
 from __future__ import annotations
 
-import io
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from analysis.metric_direction import infer_higher_is_better
+from analysis.tabular import DataError, read_table
 from analysis.sizes import format_size
 
 CATALOG_PATH = Path(__file__).parent / "data" / "model_catalog.csv"
@@ -43,17 +44,20 @@ def load_catalog(source: str | os.PathLike | bytes | None = None) -> pd.DataFram
     name = "model_catalog.csv" if source is None else \
         ("catalog" if isinstance(source, bytes) else Path(source).name)
     try:
-        handle = io.BytesIO(source) if isinstance(source, bytes) else (source or CATALOG_PATH)
-        raw = pd.read_csv(handle, dtype=str, keep_default_na=False, encoding="utf-8")
-    except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise ValueError(f"{name}: cannot read the catalog as UTF-8 CSV: {exc}") from exc
+        table = read_table(CATALOG_PATH if source is None else source, name=name, file_format="csv", as_text=True)
+    except DataError as exc:
+        raise ValueError(f"{name}: cannot read the catalog: {exc.reason}") from None
+    if table.pre_dropped:
+        row, _, why = table.pre_dropped[0]
+        raise ValueError(f"{name}, row {row}: {why}")
+    raw = table.frame
     missing = [c for c in CATALOG_COLUMNS if c not in raw.columns]
     if missing:
         raise ValueError(f"{name}: missing column(s) {', '.join(map(repr, missing))}; "
                          f"expected {', '.join(CATALOG_COLUMNS)}")
     raw = raw[list(CATALOG_COLUMNS)].apply(lambda col: col.str.strip())
     params, non_embedding = [], []
-    for i, row in enumerate(raw.itertuples(index=False), start=2):
+    for i, row in zip(table.rows, raw.itertuples(index=False)):
         where = f"{name}, row {i}"
         for col in ("family", "model", "source"):
             if not getattr(row, col):
@@ -67,7 +71,7 @@ def load_catalog(source: str | os.PathLike | bytes | None = None) -> pd.DataFram
     dup = raw["model"].duplicated(keep="first")
     if dup.any():
         i = int(np.flatnonzero(dup.to_numpy())[0])
-        raise ValueError(f"{name}, row {i + 2}, column 'model': duplicate model {raw['model'].iloc[i]!r}")
+        raise ValueError(f"{name}, row {table.rows[i]}, column 'model': duplicate model {raw['model'].iloc[i]!r}")
     out = raw.copy()
     out["params"] = pd.Series(params, dtype="int64", index=raw.index)
     out["non_embedding_params"] = pd.array(non_embedding, dtype="Int64")
@@ -215,11 +219,7 @@ def student_curve(results: pd.DataFrame, student_params: float, *, metric: str |
 def _higher_is_better(rows: pd.DataFrame, metric: str) -> bool:
     if "higher_is_better" in rows and rows["higher_is_better"].notna().any():
         return bool(rows["higher_is_better"].dropna().iloc[0])
-    try:
-        from analysis.results_io import infer_higher_is_better  # written by another helper; loaded lazily
-        guess = infer_higher_is_better(metric)
-    except ImportError:  # pragma: no cover
-        guess = None
+    guess = infer_higher_is_better(metric)
     if guess is None:
         raise NoStudentCurve(f"whether higher {metric!r} is better is unknown; add a higher_is_better column")
     return bool(guess)

@@ -28,14 +28,16 @@ def _size(n_params: float) -> str:
         return "?"
 
 
-def _who(student_params: float, family: str | None = None, data_tokens: float | None = None) -> str:
-    """'the 125M student' / 'the 125M student (family gpt2, 2.0B tokens)'."""
+def _who(student_params: float, family: str | None = None, data_tokens: float | None = None,
+         student_name: str = "") -> str:
+    """'the 125M student' / 'the 125M student (family gpt2, 2.0B tokens)' / 'the 3B student Qwen2.5-3B'."""
     extra = []
     if family not in (None, "", "default"):
         extra.append(f"family {family}")
     if data_tokens is not None and not (isinstance(data_tokens, float) and math.isnan(data_tokens)):
         extra.append(f"{_size(data_tokens)} tokens")
-    return f"the {_size(student_params)} student" + (f" ({', '.join(extra)})" if extra else "")
+    name = f" {student_name}" if student_name else ""
+    return f"the {_size(student_params)} student{name}" + (f" ({', '.join(extra)})" if extra else "")
 
 
 def _list_sizes(sizes, limit: int = 6) -> str:
@@ -79,14 +81,15 @@ class EdgeOptimumWarning(CapacityGapWarning):
 
     @classmethod
     def for_student(cls, student_params: float, teacher_params: float, edge: str, *, family: str | None = None,
-                    data_tokens: float | None = None, n_teachers: int = 2) -> "EdgeOptimumWarning":
+                    data_tokens: float | None = None, n_teachers: int = 2,
+                    student_name: str = "") -> "EdgeOptimumWarning":
+        who = _who(student_params, family, data_tokens, student_name)
         if n_teachers < 2:
-            who = _who(student_params, family, data_tokens)
             msg = (f"Only one teacher ({_size(teacher_params)}) was tested for {who}; it cannot tell where the best "
                    f"teacher lies: test smaller and larger teachers.")
         else:
             larger = edge == "largest"
-            msg = (f"The best teacher for {_who(student_params, family, data_tokens)} is the {edge} one tested "
+            msg = (f"The best teacher for {who} is the {edge} one tested "
                    f"({_size(teacher_params)}); the true optimum may be {'larger' if larger else 'smaller'}: "
                    f"test {'bigger' if larger else 'smaller'} teachers.")
         return cls(msg, student_params=student_params, teacher_params=teacher_params, edge=edge, family=family,
@@ -107,10 +110,11 @@ class NonConvexWarning(CapacityGapWarning):
 
     @classmethod
     def for_student(cls, student_params: float, teacher_params: float, metric: str, *, higher_is_better: bool,
-                    family: str | None = None, data_tokens: float | None = None) -> "NonConvexWarning":
+                    family: str | None = None, data_tokens: float | None = None,
+                    student_name: str = "") -> "NonConvexWarning":
         shape = "downward (toward a maximum)" if higher_is_better else "upward (toward a minimum)"
-        return cls(f"The {metric} curve of {_who(student_params, family, data_tokens)} does not open {shape} in log "
-                   f"teacher size, so it has no smooth best teacher; the best observed teacher "
+        return cls(f"The {metric} curve of {_who(student_params, family, data_tokens, student_name)} does not open "
+                   f"{shape} in log teacher size, so it has no smooth best teacher; the best observed teacher "
                    f"({_size(teacher_params)}) is used instead. Check the runs or add seeds.",
                    student_params=student_params, teacher_params=teacher_params, metric=metric, family=family,
                    data_tokens=data_tokens)

@@ -434,10 +434,13 @@ class CollapseFit(FitResults):
         p = len(self.names)
         lo, hi = _bounds(self.form)
         rows = []
-        for student in self.optima["student_params"]:
-            rest = self.cells[self.cells["student_params"] != student].reset_index(drop=True)
-            row = {"student_params": int(student)}
-            if rest["student_params"].nunique() >= min_bracketed(self.form):
+        names = self.cells["student_name"].astype(str) if "student_name" in self.cells else ""
+        for student, name in zip(self.optima["student_params"], self.optima.get("student_name", [""] * self.nobs)):
+            mine = (self.cells["student_params"] == student) & (names == (name or ""))
+            rest = self.cells[~mine].reset_index(drop=True)
+            row = {"student_params": int(student), "student_name": name or ""}
+            if len(rest.groupby(["student_params"] + (["student_name"] if "student_name" in rest else [])))\
+                    >= min_bracketed(self.form):
                 cells, _students, _ref = _cells_of(rest, -1.0 if self.higher_is_better else 1.0)
 
                 def resid(theta, cells=cells):
@@ -660,8 +663,11 @@ def _profile_ci(resid, theta: np.ndarray, j: int, lo: np.ndarray, hi: np.ndarray
 
 def _cells_of(table: pd.DataFrame, sign: float) -> tuple[_Cells, np.ndarray, float]:
     """(cells, sorted students, S_ref = their geometric mean) of a teacher_cells table."""
-    students = np.sort(table["student_params"].unique())
-    g = np.searchsorted(students, table["student_params"].to_numpy())
+    # a student is its size and its name (two checkpoints of one size are two students, each with its own level)
+    names = table["student_name"].astype(str) if "student_name" in table else pd.Series("", index=table.index)
+    keys = pd.MultiIndex.from_arrays([table["student_params"].to_numpy(), names.to_numpy()])
+    g, uniques = pd.factorize(keys, sort=True)
+    students = uniques.get_level_values(0).to_numpy()
     s_ref = float(np.exp(np.mean(np.log(students.astype(float)))))
     cells = _Cells(y=sign * table["mean"].to_numpy(dtype=float), w=table["n_runs"].to_numpy(dtype=float),
                    x=np.log(table["teacher_params"].to_numpy(dtype=float) / _UNIT), g=g,

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from analysis.optimum import baseline_mask, no_teacher_mask
+from analysis.optimum import baseline_mask, no_teacher_mask, student_names
 from analysis.reported_law import PREDICTION_COLUMNS
 from analysis.sizes import format_size
 
@@ -63,6 +63,7 @@ def curse_figure(results: pd.DataFrame, optima: pd.DataFrame | None = None, metr
     rows = results[results["metric"] == metric].copy()
     rows["family"] = rows["family"].astype(str) if "family" in rows else "default"
     rows["data_tokens"] = rows["data_tokens"].astype(float) if "data_tokens" in rows else np.nan
+    rows["_student"] = student_names(rows)  # "" unless names identify students (two students of one size)
     multi_family = rows["family"].nunique() > 1
     multi_tokens = rows["data_tokens"].nunique(dropna=False) > 1
     baseline = baseline_mask(rows)  # random-init students: their own markers, never averaged into a curve
@@ -73,9 +74,11 @@ def curse_figure(results: pd.DataFrame, optima: pd.DataFrame | None = None, metr
     fig = go.Figure()
     lines = {}  # (family, tokens, student) -> (x, y, colour) for placing the optima
     i = 0
-    for keys, group in rows.groupby(["family", "data_tokens", "student_params"], dropna=False, sort=True):
-        family, tokens, student = keys
-        label = _group_label(family, tokens, multi_family, multi_tokens) + f"student {format_size(student)}"
+    for keys, group in rows.groupby(["family", "data_tokens", "student_params", "_student"], dropna=False,
+                                    sort=True):
+        family, tokens, student, name = keys
+        label = (_group_label(family, tokens, multi_family, multi_tokens) + f"student {format_size(student)}"
+                 + (f" ({name})" if name else ""))
         per = group.groupby("teacher_params").agg(value=("value", "mean"), n_runs=("value", "size"))
         runs = _run_ids(group)
         hover = [f"{label}<br>teacher {format_size(t)}<br>{metric} {v:.4g} (mean of {n} run{'s' * (n != 1)})"
@@ -86,8 +89,9 @@ def curse_figure(results: pd.DataFrame, optima: pd.DataFrame | None = None, metr
             x=per.index.to_numpy(dtype=float), y=per["value"].to_numpy(dtype=float), mode="lines+markers",
             name=label, legendgroup=label, line=dict(color=colour), marker=dict(size=7),
             text=hover, hovertemplate="%{text}<extra></extra>"))
-        lines[(family, _tokens_key(tokens), float(student))] = (per.index.to_numpy(dtype=float),
-                                                                 per["value"].to_numpy(dtype=float), colour)
+        line = (per.index.to_numpy(dtype=float), per["value"].to_numpy(dtype=float), colour)
+        lines[(family, _tokens_key(tokens), float(student), name)] = line
+        lines.setdefault((family, _tokens_key(tokens), float(student)), line)  # baselines find the first
         i += 1
 
     if len(baselines):
@@ -146,7 +150,8 @@ def _add_curse_optima(fig, optima, lines, metric, multi_family, multi_tokens) ->
         family = str(o.get("family", "default"))
         key = (family, _tokens_key(o.get("data_tokens", np.nan)), float(o["student_params"]))
         t = float(o["teacher_params"])
-        line = lines.get(key)
+        name = o.get("student_name") if isinstance(o.get("student_name"), str) else ""
+        line = lines.get(key + (name,), lines.get(key))
         y = float(o["best_value"]) if "best_value" in o and pd.notna(o.get("best_value")) else \
             (float(np.interp(np.log10(t), np.log10(line[0]), line[1])) if line is not None else np.nan)
         if not np.isfinite(y):

@@ -3,8 +3,10 @@ the one-stage fit (analysis.collapse) and the two-stage one (analysis.law)."""
 from __future__ import annotations
 
 import html
+import math
 
 import numpy as np
+import pandas as pd
 
 from analysis.json_safe import json_number
 from analysis.optimum import SCHEMA_VERSION, optima_records
@@ -28,8 +30,11 @@ def fit_repr_html(fit, method: str) -> str:
     """A small HTML table of the params and their intervals, for notebooks (text escaped)."""
     ci = fit.conf_int()
     level = f"{100 * (1 - fit.alpha):g}%"
-    rows = "".join(f"<tr><td>{html.escape(str(n))}</td><td>{fmt_number(v)}</td><td>{fmt_number(ci.at[n, 'lower'])}"
-                   f"</td><td>{fmt_number(ci.at[n, 'upper'])}</td></tr>" for n, v in fit.params.items())
+    def fmt(name):
+        return fmt_params if name.endswith("_params") else fmt_number
+
+    rows = "".join(f"<tr><td>{html.escape(str(n))}</td><td>{fmt(n)(v)}</td><td>{fmt(n)(ci.at[n, 'lower'])}"
+                   f"</td><td>{fmt(n)(ci.at[n, 'upper'])}</td></tr>" for n, v in fit.params.items())
     caption = html.escape(f"{EQUATIONS[fit.form]} ({method}, {fit.metric}; {fit.nobs} students)")
     return (f"<table><caption>{caption}</caption><tr><th>param</th><th>estimate</th><th>{level} lower</th>"
             f"<th>{level} upper</th></tr>{rows}</table>")
@@ -40,9 +45,49 @@ def fmt_number(x: float) -> str:
 
 
 def fmt_params(x: float) -> str:
-    if not np.isfinite(x):
-        return "nan"
-    return ("-" if x < 0 else "") + format_size(abs(x)) if abs(x) >= 1000 else f"{x:.3g}"
+    """A signed size in the summary's columns: -147K, 2.5B ("nan" when missing)."""
+    return "nan" if is_missing(x) else fmt_signed_size(x)
+
+
+# Numbers for people (app, CLI, report, paper tables): a size at the scale that keeps its digits, never -0.1M;
+# an interval whose two ends never read the same when they differ.
+def is_missing(value) -> bool:
+    """None, NA, NaN or inf (also for values pandas cannot test)."""
+    try:
+        return value is None or pd.isna(value) or (isinstance(value, float) and not math.isfinite(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def fmt_signed_size(value, digits: int = 3) -> str:
+    """A signed parameter count at the scale that keeps its digits: -147K (never -0.1M), 2.5B, 0; "—" if missing."""
+    if is_missing(value):
+        return "—"
+    v = float(value)
+    if v == 0:
+        return "0"
+    return ("-" if v < 0 else "") + format_size(abs(v), digits=digits)
+
+
+def fmt_value(value, digits: int = 4) -> str:
+    """A statistic to `digits` significant digits; "—" if missing."""
+    return "—" if is_missing(value) else f"{float(value):.{digits}g}"
+
+
+def fmt_interval(lower, upper, kind: str = "size") -> str:
+    """'1.1B – 1.5B', '-470K – 180K', '2.31 – 2.58': each end at its own scale, with more significant digits until
+    the ends differ (an interval never reads '0M – 0M' or '1.2B – 1.2B' unless its ends are equal); open on one
+    side, the bound alone: '< 3.1B', '> 1.5B'; '—' when neither end is known."""
+    one = fmt_signed_size if kind == "size" else fmt_value
+    if is_missing(lower) and is_missing(upper):
+        return "—"
+    if is_missing(lower) or is_missing(upper):  # open on one side: only a bound is known
+        return f"< {one(upper)}" if is_missing(lower) else f"> {one(lower)}"
+    for digits in range(3, 8):
+        lo, hi = one(lower, digits), one(upper, digits)
+        if lo != hi or float(lower) == float(upper):
+            return f"{lo} – {hi}"
+    return f"{lo} – {hi}"
 
 
 def param_lines(fit, table) -> list[str]:

@@ -1,7 +1,8 @@
 """The optimal teacher per student: the best tested teacher (or a log-parabola's vertex), the teachers tied with
 it, and the grid interval of T* that holds whatever the curve's shape (steps 6-7); edges are bounds.
 
-For each group (family x data_tokens x student_params) of one metric:
+For each group (family x data_tokens x student, a student being its size and, where names identify students,
+its `student_name`) of one metric:
 
 1. Average the runs (seeds) of each tested teacher: the cell means.
 2. argmin (argmax when higher is better) of the cell means over the tested teachers. Ties go to the smaller
@@ -46,7 +47,9 @@ For each group (family x data_tokens x student_params) of one metric:
    is "left" (only T* below ci_upper is known), "right" (T* above ci_lower) or "both", and the open bound is NaN.
    The point estimate (steps 2-3) stays inside the interval (an outside vertex falls back to the argmin).
 8. Teachers are identified by name where `teacher_name` is given: two checkpoints of one size are two teachers
-   (a DataWarning names the duplicate size), never two seeds of one. Rows without a teacher (teacher_params 0:
+   (a DataWarning names the duplicate size), never two seeds of one; students likewise, where `student_name` names
+   a checkpoint that covers several runs (Qwen2.5-3B and Llama-3.2-3B are two students of one size; names that
+   each label one run, as the engine's run ids do, are provenance). Rows without a teacher (teacher_params 0:
    the loader's reading of an empty, `none` or `0` cell) are the student's no-distillation reference:
    `no_teacher_value` is its mean and `no_teacher_helps` says whether the student alone is as good as the best
    teacher (within the tied set's margin).
@@ -83,7 +86,7 @@ _DRAWS_PER_CHUNK = 2_000_000  # bootstrap random draws held at once (16 MB per f
 OPTIMA_COLUMNS = ["family", "data_tokens", "student_params", "teacher_params", "ci_lower", "ci_upper", "method",
                   "n_teachers", "at_grid_edge", "convex", "note", "best_value", "n_runs", "ci_method", "censored",
                   "tied_teachers", "tied_teacher_names", "teacher_name", "grid_min", "grid_max", "no_teacher_value",
-                  "no_teacher_helps", "edge"]
+                  "no_teacher_helps", "edge", "student_name"]
 # The keys of one optimum in the CLI/law JSON (more follow them: optima_records).
 OPTIMUM_JSON_KEYS = ["family", "data_tokens", "student_params", "teacher_params", "ci_lower", "ci_upper", "method",
                      "n_teachers", "at_grid_edge"]
@@ -156,11 +159,24 @@ def _check_results(results: pd.DataFrame, metric: str) -> pd.DataFrame:
     return rows
 
 
-def _teacher_names(rows: pd.DataFrame) -> np.ndarray:
-    """(R,) object: each row's teacher name, "" where none is given."""
-    if "teacher_name" not in rows.columns:
+def _teacher_names(rows: pd.DataFrame, column: str = "teacher_name") -> np.ndarray:
+    """(R,) object: each row's teacher (or, with column="student_name", student) name, "" where none is given."""
+    if column not in rows.columns:
         return np.full(len(rows), "", dtype=object)
-    return rows["teacher_name"].astype("string").fillna("").str.strip().to_numpy(dtype=object)
+    return rows[column].astype("string").fillna("").str.strip().to_numpy(dtype=object)
+
+
+def student_names(rows: pd.DataFrame) -> np.ndarray:
+    """(R,) object: each row's student name where names identify students, else "" everywhere.
+
+    A name identifies a student when it covers several runs (a checkpoint distilled from several teachers). Names
+    that each label a single run (the engine writes the run id there) are provenance, not identities: grouping by
+    them would make every run its own student."""
+    names = _teacher_names(rows, "student_name")
+    filled = names[names != ""]
+    if filled.size == 0 or pd.Series(filled).value_counts().max() < 2:
+        return np.full(len(rows), "", dtype=object)
+    return names
 
 
 def _build_layout(results: pd.DataFrame, metric: str) -> _Layout:
@@ -175,17 +191,21 @@ def _build_layout(results: pd.DataFrame, metric: str) -> _Layout:
     t = rows["teacher_params"].to_numpy(dtype=np.int64)
     v = rows["value"].to_numpy(dtype=float)
     names = _teacher_names(rows)
+    snames = student_names(rows)
     fam_codes, fam_uniques = pd.factorize(family, sort=True)
+    # a student is its size and its name, like a teacher: Qwen2.5-3B and Llama-3.2-3B are two students of one size
+    sn_codes = pd.factorize(snames, sort=True)[0]
     tok_codes, tok_uniques = pd.factorize(tokens, sort=True, use_na_sentinel=False)
     # a teacher is its size and its name: codes ordered by size, then name
     teacher_key = pd.MultiIndex.from_arrays([t, names])
     key_codes, key_uniques = pd.factorize(teacher_key, sort=True)
     # sort by group, teacher, then value: the layout (hence every bootstrap draw) ignores the input row order
-    order = np.lexsort((v, key_codes, s, tok_codes, fam_codes))
+    order = np.lexsort((v, key_codes, sn_codes, s, tok_codes, fam_codes))
     fs, ks, ss, ts, y = fam_codes[order], tok_codes[order], s[order], t[order], sign * v[order]
-    tk = key_codes[order]
+    tk, sns = key_codes[order], sn_codes[order]
 
-    new_group = np.r_[True, (fs[1:] != fs[:-1]) | (ks[1:] != ks[:-1]) | (ss[1:] != ss[:-1])]
+    new_group = np.r_[True, (fs[1:] != fs[:-1]) | (ks[1:] != ks[:-1]) | (ss[1:] != ss[:-1])
+                      | (sns[1:] != sns[:-1])]
     new_cell = new_group | np.r_[True, tk[1:] != tk[:-1]]
     cell_start = np.flatnonzero(new_cell)
     n_cells = cell_start.size
@@ -230,6 +250,7 @@ def _build_layout(results: pd.DataFrame, metric: str) -> _Layout:
         "family": family[first_row].astype(str),
         "data_tokens": tokens[first_row].astype("float64"),
         "student_params": s[first_row].astype(np.int64),
+        "student_name": snames[first_row].astype(str),
     })
     return _Layout(metric=metric, higher_is_better=higher, groups=groups, y=y, cell_start=cell_start,
                    cell_n=cell_n, cell_group=cell_group, cell_teacher=cell_teacher, cell_name=cell_name,
@@ -604,7 +625,7 @@ def _optima_table(lay: _Layout, means: np.ndarray, point: _Optimum, ci_method: n
     g = lay.groups
     for i in range(n_groups):
         parts = []
-        who = dict(family=g.at[i, "family"], data_tokens=g.at[i, "data_tokens"])
+        who = dict(family=g.at[i, "family"], data_tokens=g.at[i, "data_tokens"], student_name=g.at[i, "student_name"])
         student, best_t = int(g.at[i, "student_params"]), float(lay.cell_teacher[arg_cell[i]])
         k = lay.pad[i][lay.pad[i] >= 0]
         kt = k[tied.mask[k]]
@@ -661,7 +682,7 @@ def _optima_table(lay: _Layout, means: np.ndarray, point: _Optimum, ci_method: n
         elif censored[i] == "right":
             parts.append(f"censored: the tied teachers include the largest tested, so only T* > "
                          f"{format_size(tied.lower[i])} is known")
-        key = (g.at[i, "family"], _token_key(g.at[i, "data_tokens"]), student)
+        key = (g.at[i, "family"], _token_key(g.at[i, "data_tokens"]), student, g.at[i, "student_name"])
         if key in ref:
             r_mean, r_n, r_var = ref[key]
             no_teacher_value[i] = lay.sign * r_mean
@@ -701,6 +722,7 @@ def _optima_table(lay: _Layout, means: np.ndarray, point: _Optimum, ci_method: n
         "no_teacher_helps": helps,
         "edge": pd.Series(np.where(~at_edge, None, np.where(arg_pos == n_t - 1, "largest", "smallest")),
                           dtype=object),
+        "student_name": g["student_name"].astype(str),
     }, columns=OPTIMA_COLUMNS)
     optima.attrs.update(metric=lay.metric, alpha=float(alpha), higher_is_better=lay.higher_is_better,
                         n_boot=int(boot.shape[0]), variance_source=var_source)
@@ -708,7 +730,8 @@ def _optima_table(lay: _Layout, means: np.ndarray, point: _Optimum, ci_method: n
 
 
 def _reference_means(lay: _Layout, references: pd.DataFrame | None) -> dict:
-    """{(family, data_tokens, student): (sign-adjusted mean, runs, variance)} of the no-teacher rows."""
+    """{(family, data_tokens, student, student name): (sign-adjusted mean, runs, variance)} of the no-teacher
+    rows."""
     if references is None or references.empty:
         return {}
     fam = references["family"].astype(str) if "family" in references else pd.Series("default", index=references.index)
@@ -716,11 +739,14 @@ def _reference_means(lay: _Layout, references: pd.DataFrame | None) -> dict:
            else pd.Series(np.nan, index=references.index))
     frame = pd.DataFrame({"family": fam, "data_tokens": tok.astype(float),
                           "student_params": references["student_params"].astype(np.int64),
+                          "student_name": (_teacher_names(references, "student_name")
+                                           if (lay.groups["student_name"] != "").any() else ""),
                           "y": lay.sign * pd.to_numeric(references["value"], errors="coerce")})
     out = {}
-    for (f, d, st), grp in frame.groupby(["family", "data_tokens", "student_params"], dropna=False):
+    for (f, d, st, sn), grp in frame.groupby(["family", "data_tokens", "student_params", "student_name"],
+                                             dropna=False):
         y = grp["y"].to_numpy(dtype=float)
-        out[(f, _token_key(d), int(st))] = (float(y.mean()), y.size,
+        out[(f, _token_key(d), int(st), str(sn))] = (float(y.mean()), y.size,
                                             float(y.var(ddof=1)) if y.size > 1 else float("nan"))
     return out
 
@@ -749,6 +775,7 @@ def optima_records(optima: pd.DataFrame) -> list[dict]:
             "tied_teachers": [int(v) for v in (row.get("tied_teachers") or [])],
             "tied_teacher_names": [str(v) for v in (row.get("tied_teacher_names") or [])],
             "teacher_name": row.get("teacher_name") or None,
+            "student_name": row.get("student_name") or None,
             "no_teacher_value": json_number(row.get("no_teacher_value")),
             "no_teacher_helps": (None if row.get("no_teacher_helps") is None or pd.isna(row.get("no_teacher_helps"))
                                  else bool(row["no_teacher_helps"])),

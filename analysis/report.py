@@ -1,10 +1,12 @@
-"""Reports and figure exports: a self-contained HTML report with interactive figures and its provenance,
-and PNG/SVG images of single figures (kaleido driving a local Chromium).
+"""Reports and figure exports: a self-contained HTML report with interactive figures and its provenance, the
+same report as PDF (static SVG figures, printed by a local headless Chromium), and PNG/SVG/PDF images of single
+figures (kaleido driving the same Chromium; analysis.paper_figures sizes and styles them for a paper).
 
     provenance = build_provenance(datasets=[{"name": ..., "data_hash": ..., "n_rows": ...}],
                                   settings={"metric": "val_loss", "form": "linear", "alpha": 0.05})
     html = build_report_html("Capacity gap report", [ReportSection("The law", figure=fig, text=...)], provenance)
     png = figure_image(stamp_figure(fig, provenance), "png")   # raises ImageExportUnavailable without a browser
+    pdf = build_report_pdf("Capacity gap report", sections, provenance)   # the same report, printed (Chromium)
 
 The HTML embeds plotly.js once (inline, ~4.7 MB), so the file opens offline. Every export carries its
 provenance (DESIGN.md): the report in a table and a JSON block, an image as a one-line footnote.
@@ -18,6 +20,8 @@ import json
 import os
 import platform
 import shutil
+import subprocess
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -98,7 +102,8 @@ color:#1F2933;line-height:1.5}
 h1{border-bottom:3px solid #0072B2;padding-bottom:.3em}h2{margin-top:2em;color:#0072B2}
 table{border-collapse:collapse;margin:1em 0;font-size:.9em}th,td{border:1px solid #ccd;padding:.3em .6em;
 text-align:left}th{background:#F2F5F8}.note{background:#FFF8E1;border-left:4px solid #E69F00;padding:.4em .8em;
-margin:.4em 0}pre{background:#F2F5F8;padding:1em;overflow-x:auto;font-size:.8em}
+margin:.4em 0}pre{background:#F2F5F8;padding:1em;overflow-x:auto;font-size:.8em;white-space:pre-wrap}
+.figure svg{max-width:100%;height:auto}section{break-inside:auto}h2{break-after:avoid}
 """
 
 
@@ -110,9 +115,11 @@ def _paragraphs(text: str) -> str:
     return "".join(f"<p>{_html.escape(p.strip())}</p>" for p in text.split("\n\n") if p.strip())
 
 
-def build_report_html(title: str, sections: list[ReportSection], provenance: dict) -> str:
+def build_report_html(title: str, sections: list[ReportSection], provenance: dict, *, static: bool = False) -> str:
     """A self-contained HTML page: sections with interactive plotly figures (plotly.js inlined once),
-    tables and caveats, then the provenance as a table and as JSON (shown, and in <script id="provenance">)."""
+    tables and caveats, then the provenance as a table and as JSON (shown, and in <script id="provenance">).
+    static=True draws each figure as inline SVG instead (no JavaScript: what the PDF is printed from; needs
+    Chromium, ImageExportUnavailable otherwise)."""
     parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{_html.escape(title)}</title>"
              f"<style>{_CSS}</style></head><body><h1>{_html.escape(title)}</h1>",
              f"<p>Created {_html.escape(provenance['created_utc'])} by Capacity Gap Lab "
@@ -120,7 +127,10 @@ def build_report_html(title: str, sections: list[ReportSection], provenance: dic
     js_included = False
     for number, section in enumerate(sections, start=1):
         parts.append(f"<section><h2>{number}. {_html.escape(section.title)}</h2>{_paragraphs(section.text)}")
-        if section.figure is not None:
+        if section.figure is not None and static:
+            svg = figure_image(section.figure, "svg", width=900, height=520).decode("utf-8")
+            parts.append(f"<div class='figure' id='figure-{number}'>{svg[svg.find('<svg'):]}</div>")
+        elif section.figure is not None:
             parts.append(section.figure.to_html(full_html=False, include_plotlyjs=not js_included,
                                                 div_id=f"figure-{number}", config={"displaylogo": False}))
             js_included = True
@@ -161,13 +171,14 @@ def find_browser() -> str | None:
 
 def figure_image(figure: go.Figure, fmt: str = "png", *, width: int = 1000, height: int = 600,
                  scale: float = 2.0) -> bytes:
-    """The figure as PNG or SVG bytes through kaleido; ImageExportUnavailable (with the reason) when no
-    browser is found or the export fails, so the caller can offer HTML instead."""
-    if fmt not in ("png", "svg"):
-        raise ValueError(f"image format: expected 'png' or 'svg', found {fmt!r}")
+    """The figure as PNG, SVG or PDF bytes through kaleido (width and height in CSS pixels, 96 to the inch; scale
+    multiplies a PNG's pixels); ImageExportUnavailable (with the reason) when no browser is found or the export
+    fails, so the caller can offer HTML instead."""
+    if fmt not in ("png", "svg", "pdf"):
+        raise ValueError(f"image format: expected 'png', 'svg' or 'pdf', found {fmt!r}")
     browser = find_browser()
     if browser is None:
-        raise ImageExportUnavailable("no Chromium/Chrome was found for PNG/SVG export (looked at $BROWSER_PATH, "
+        raise ImageExportUnavailable("no Chromium/Chrome was found for PNG/SVG/PDF export (looked at $BROWSER_PATH, "
                                      f"{', '.join(BROWSER_CANDIDATES)} and PATH); install Debian's `chromium` "
                                      "or download the figure as HTML")
     os.environ.setdefault("BROWSER_PATH", browser)  # kaleido 1.x finds its browser through choreographer
@@ -182,3 +193,37 @@ def figure_html(figure: go.Figure, provenance: dict | None = None) -> str:
     """One figure as a self-contained interactive HTML page (the fallback when no browser can draw images)."""
     fig = stamp_figure(figure, provenance) if provenance else figure
     return fig.to_html(full_html=True, include_plotlyjs=True, config={"displaylogo": False})
+
+
+PRINT_TIMEOUT_SECONDS = 120  # printing a report of a dozen SVG figures takes a few seconds
+
+
+def build_report_pdf(title: str, sections: list[ReportSection], provenance: dict) -> bytes:
+    """The report as a PDF: the static HTML (SVG figures, the same tables, caveats and provenance) printed by a
+    headless Chromium (A4/Letter as the browser's default, no header or footer). ImageExportUnavailable when no
+    browser is found or printing fails."""
+    return print_to_pdf(build_report_html(title, sections, provenance, static=True))
+
+
+def print_to_pdf(html: str) -> bytes:
+    """An HTML page (self-contained: nothing is fetched) printed to PDF bytes by headless Chromium."""
+    browser = find_browser()
+    if browser is None:
+        raise ImageExportUnavailable("no Chromium/Chrome was found to print the PDF (looked at $BROWSER_PATH, "
+                                     f"{', '.join(BROWSER_CANDIDATES)} and PATH); download the HTML report")
+    with tempfile.TemporaryDirectory(prefix="capgap_pdf_") as folder:
+        page, out = Path(folder) / "report.html", Path(folder) / "report.pdf"
+        page.write_text(html, encoding="utf-8")
+        argv = [browser, "--headless", "--disable-gpu", "--no-pdf-header-footer", "--disable-extensions",
+                f"--user-data-dir={Path(folder) / 'profile'}", f"--print-to-pdf={out}", page.as_uri()]
+        if hasattr(os, "geteuid") and os.geteuid() == 0:
+            argv.insert(1, "--no-sandbox")  # Chromium refuses to start its sandbox as root (containers, CI)
+        try:
+            done = subprocess.run(argv, capture_output=True, timeout=PRINT_TIMEOUT_SECONDS, check=False)
+        except (OSError, subprocess.TimeoutExpired) as error:
+            raise ImageExportUnavailable(f"printing the PDF failed ({error}); download the HTML report") from error
+        if not out.is_file() or out.stat().st_size == 0:
+            tail = done.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or ["no message"]
+            raise ImageExportUnavailable(f"printing the PDF failed (Chromium exit {done.returncode}: {tail[0]}); "
+                                         "download the HTML report")
+        return out.read_bytes()

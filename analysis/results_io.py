@@ -8,7 +8,7 @@ student_params/teacher_params int64 (raw counts), metric str, value float64, hig
 family str ("default" when absent), data_tokens float64 (NaN when absent), seed Int64, source str (the file name,
 unless the file has its own non-empty `source` column), and the provenance columns as str / float64.
 
-How files are read
+How files are read (analysis.tabular, the reader every table goes through)
 - Format: `file_format` if given, else the file extension (.csv .tsv/.tab .parquet/.pq .json .jsonl/.ndjson),
   else sniffed from the first bytes (Parquet magic, JSON brackets, tabs vs commas).
 - JSON: a list of records, {"rows": [...]} (also "records", "data" or "results"), or column-oriented
@@ -18,6 +18,11 @@ How files are read
   `column_map` {contract name: your column} wins over both.
 - Long layout: `metric` and `value` columns. Wide layout (no metric/value columns): every other column that holds
   numbers is a metric and is melted; the record order stays the file's (row by row).
+- Sizes found without asking (analysis.size_columns): a column whose name states a unit (`student_params_B`,
+  `teacher_size (B)`, `size_m`) is read in that unit and preferred over a column of checkpoint names; sizes come
+  from names (`pythia-1.4b`, `Qwen2.5-0.5B`) through the model catalog, then the size written in the name, and the
+  names are kept as student_name / teacher_name. LoadReport.inferred says what was inferred from which column;
+  a size more than one column could give is answered with the first and named (LoadReport.size_choices).
 - Sizes accept units ("1.3B", "125M", "7e9", "6,700,000"; see analysis.sizes). `size_unit` multiplies bare numbers
   in student_params/teacher_params ("sizes are in millions"); data_tokens accepts units too but not size_unit.
 - higher_is_better: from the file's column when the cell is filled (true/false, 1/0, yes/no), else from the
@@ -51,14 +56,8 @@ Validation is vectorised (numpy/pandas over whole columns); messages are built o
 """
 from __future__ import annotations
 
-import codecs
-import csv
-import io
-import itertools
 import math
-import os
 import re
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -66,9 +65,11 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-from analysis import json_io
+from analysis.metric_direction import infer_higher_is_better
+from analysis.size_columns import SizeChoice, choose_size_columns, sizes_from_names, unit_in_name
 from analysis.sizes import EXPECTED as SIZE_EXPECTED
-from analysis.sizes import implausible_model_sizes, parse_model_size, parse_size, parse_sizes
+from analysis.sizes import SizeArray, implausible_model_sizes, parse_model_size, parse_size, parse_sizes
+from analysis.tabular import FORMATS, MAX_BYTES, DataError, _clip, _locate, _Raw, _read_frame, open_input
 
 REQUIRED_COLUMNS: tuple[str, ...] = ("student_params", "teacher_params", "metric", "value")
 OPTIONAL_COLUMNS: tuple[str, ...] = (
@@ -77,8 +78,6 @@ OPTIONAL_COLUMNS: tuple[str, ...] = (
 )
 RESULT_COLUMNS: tuple[str, ...] = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
 
-FORMATS: tuple[str, ...] = ("csv", "tsv", "parquet", "json", "jsonl")
-MAX_BYTES = 512 * 2**20  # 512 MiB: far above any sweep's results; a bigger file is almost surely the wrong file
 MAX_STORED_DROPS = 1000  # DroppedRow entries kept for display; the count covers all
 DEFAULT_FAMILY = "default"
 
@@ -115,55 +114,17 @@ EXAMPLES: dict[str, tuple[str, str]] = {
 }
 DATA_DIR = Path(__file__).resolve().parent / "data"
 
-_EXTENSIONS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".parquet": "parquet", ".pq": "parquet",
-               ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl"}
-_FORMAT_ALIASES = {"ndjson": "jsonl", "tab": "tsv", "pq": "parquet"}
 _NA_TEXT = frozenset({"", "na", "nan", "null", "none", "n/a", "#n/a"})  # missing-value spellings (R writes NA)
 _NA_TEXT_MAX_LEN = max(map(len, _NA_TEXT))
 _TRUE_TEXT = frozenset({"true", "t", "yes", "y", "1", "1.0"})
 _FALSE_TEXT = frozenset({"false", "f", "no", "n", "0", "0.0"})
-_SNIFF_BYTES = 8192
-_BINARY_MAGIC = (
-    (b"PK\x03\x04", "a ZIP archive (an Excel .xlsx workbook is one): save the sheet as CSV"),
-    (b"\xd0\xcf\x11\xe0", "an old Excel .xls workbook: save the sheet as CSV"),
-    (b"\x1f\x8b", "gzip-compressed: decompress it first"),
-    (b"PAR1", "a Parquet file: name it .parquet or pass file_format='parquet'"),
-    (b"%PDF", "a PDF document"),
-    (b"\x89PNG", "a PNG image"),
-    (b"SQLite format 3\x00", "an SQLite database"),
-)
 
 
 # ---------------------------------------------------------------------------------------------------------------
 # Errors and the report
 
 
-def _locate(source: str, row: int | None, column: str | None) -> str:
-    parts = [source]
-    if row is not None:
-        parts.append(f"row {row}")
-    if column is not None:
-        parts.append(f"column {column!r}")
-    return ", ".join(parts)
-
-
-class DataError(ValueError):
-    """A results file that cannot be used as given. str() reads "results.csv, row 7, column 'value': expected ...".
-
-    Attributes: source (file name), row (int | None, see the module docstring for numbering), column (str | None,
-    the file's own column name), reason (the message without the location).
-    """
-
-    def __init__(self, reason: str, *, source: str, row: int | None = None, column: str | None = None):
-        self.reason, self.source, self.row, self.column = reason, source, row, column
-        super().__init__(f"{_locate(source, row, column)}: {reason}")
-
-    def __reduce__(self):  # keyword-only arguments: tell pickle how to rebuild (multiprocessing, caches)
-        return (_rebuild_data_error, (self.reason, self.source, self.row, self.column))
-
-
-def _rebuild_data_error(reason: str, source: str, row: int | None, column: str | None) -> DataError:
-    return DataError(reason, source=source, row=row, column=column)
+# DataError is the reader's (analysis.tabular); results_io re-exports it: every caller catches it from here
 
 
 @dataclass(frozen=True)
@@ -197,6 +158,8 @@ class LoadReport:
     layout: str = ""  # long | wide
     metric_columns: list[str] = field(default_factory=list)  # wide layout: the melted columns
     columns_used: dict[str, str] = field(default_factory=dict)  # contract column -> the file's column
+    inferred: list[str] = field(default_factory=list)  # how sizes were found without being told, as sentences
+    size_choices: dict[str, SizeChoice] = field(default_factory=dict)  # student/teacher_params: column, unit, rivals
     encoding: str = "utf-8"
     n_file_rows: int = 0  # data rows in the file (blank lines excluded)
 
@@ -208,6 +171,7 @@ class LoadReport:
             n_metrics = len(self.metric_columns)
             head += f" ({_plural(self.n_file_rows, 'row')} x {_plural(n_metrics, 'metric column')})"
         lines = [head + f" [{self.file_format.upper()}, {self.layout} layout]."]
+        lines.extend(f"Inferred: {line}" for line in self.inferred)
         if self.n_dropped:
             by_col = ", ".join(f"{col}: {n:,}" for col, n in self.dropped_by_column.items())
             lines.append(f"Dropped {_plural(self.n_dropped, unit)} with bad values ({by_col}):")
@@ -218,388 +182,6 @@ class LoadReport:
                 lines.append(f"  - ... and {n_more:,} more")
         lines.extend(f"Warning: {w}" for w in self.warnings)
         return "\n".join(lines)
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Metric direction
-
-_LOWER_IS_BETTER = re.compile(
-    r"neg(ative)?_?log_?likelihood|nll|loss|perplexity|ppl|bpb|bpc|bits|error|xent|cross_?entropy"
-    r"|(?<![a-z0-9])(err|mse|mae|rmse|wer|cer|kl)(?![a-z0-9])"
-)
-_HIGHER_IS_BETTER = re.compile(
-    r"log_?likelihood|acc|score|f1|exact_match|bleu|rouge|pass@|chrf|precision|recall|win_rate"
-    r"|(?<![a-z0-9])(em|mcc|auc)(?![a-z0-9])"
-)
-
-
-def infer_higher_is_better(metric: str) -> bool | None:
-    """Whether a larger value of `metric` is better, from its name; None when the name does not say.
-
-    Lower is better: loss, perplexity/ppl, bits/bpb/bpc, error/err, nll, cross-entropy, mse/mae/rmse, wer/cer, kl.
-    Higher is better: acc/accuracy, score, f1, exact_match/em, bleu, rouge, pass@k, chrf, mcc, auc, precision,
-    recall, win_rate, log-likelihood. Lower-is-better words are checked first ("val_loss_score" is a loss).
-    """
-    name = str(metric).strip().lower()
-    if not name:
-        return None
-    if _LOWER_IS_BETTER.search(name):
-        return False
-    if _HIGHER_IS_BETTER.search(name):
-        return True
-    return None
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Reading bytes: source, size, format, encoding
-
-
-@dataclass
-class _Input:
-    name: str  # shown in messages
-    path: Path | None  # read from disk (CSV streams from here)
-    data: bytes | None  # or from memory
-    n_bytes: int
-    head: bytes  # the first _SNIFF_BYTES
-    n_lines: int | None = None  # lines in the file, counted while checking the encoding (None: not counted)
-
-    def open(self) -> io.BufferedIOBase:
-        return open(self.path, "rb") if self.path is not None else io.BytesIO(self.data)
-
-    def read_all(self) -> bytes:
-        return self.path.read_bytes() if self.path is not None else self.data
-
-    def chunks(self, size: int = 2**20):
-        if self.path is not None:
-            with open(self.path, "rb") as fh:
-                while chunk := fh.read(size):
-                    yield chunk
-        else:
-            view = memoryview(self.data)
-            for start in range(0, len(view), size):
-                yield bytes(view[start:start + size])
-
-
-def _open_input(source: Any, name: str | None, max_bytes: int) -> _Input:
-    limit = f"the limit is {max_bytes:,} bytes (max_bytes)"
-    if isinstance(source, (str, os.PathLike)):
-        if isinstance(source, str) and "\n" in source:
-            raise TypeError("source is a str holding text, which is read as a path; pass the content as bytes")
-        path = Path(source).expanduser()
-        shown = name or path.name
-        try:
-            if not path.exists():
-                raise DataError(f"no such file ({path})", source=shown)
-            if not path.is_file():
-                raise DataError(f"not a file ({path})", source=shown)
-            n_bytes = path.stat().st_size
-            if n_bytes > max_bytes:
-                raise DataError(f"the file is {n_bytes:,} bytes; {limit}", source=shown)
-            with open(path, "rb") as fh:
-                head = fh.read(_SNIFF_BYTES)
-        except OSError as e:
-            raise DataError(f"cannot read {path}: {e.strerror or e}", source=shown) from None
-        return _Input(shown, path, None, n_bytes, head)
-    if isinstance(source, (bytes, bytearray, memoryview)):
-        data = bytes(source)
-        shown = name or "<data>"
-    elif hasattr(source, "read"):  # a binary file-like, e.g. Streamlit's UploadedFile
-        data = source.read(max_bytes + 1)
-        if isinstance(data, str):
-            data = data.encode("utf-8")
-        shown = name or os.path.basename(str(getattr(source, "name", "") or "")) or "<data>"
-    else:
-        raise TypeError(f"source must be a path, bytes or a binary file-like object, found {type(source).__name__}")
-    if len(data) > max_bytes:
-        raise DataError(f"the data is more than {max_bytes:,} bytes; {limit}", source=shown)
-    return _Input(shown, None, data, len(data), data[:_SNIFF_BYTES])
-
-
-def _choose_format(file_format: str | None, inp: _Input) -> str:
-    if file_format:
-        fmt = file_format.strip().lower().lstrip(".")
-        fmt = _FORMAT_ALIASES.get(fmt, fmt)
-        if fmt not in FORMATS:
-            raise DataError(f"unknown file_format {file_format!r}; expected one of {', '.join(FORMATS)}",
-                            source=inp.name)
-        return fmt
-    for named in (inp.name, inp.path.name if inp.path is not None else ""):
-        suffix = Path(named).suffix.lower()
-        if suffix in _EXTENSIONS:
-            return _EXTENSIONS[suffix]
-    return _sniff_format(inp.head)
-
-
-def _sniff_format(head: bytes) -> str:
-    if head.startswith(b"PAR1"):
-        return "parquet"
-    for bom, codec in ((b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16")):
-        if head.startswith(bom):
-            text = head.decode(codec, errors="ignore")
-            break
-    else:
-        text = head.decode("utf-8", errors="ignore")
-    text = text.lstrip("\ufeff \t\r\n")
-    if text.startswith("["):
-        return "json"
-    if text.startswith("{"):
-        first, _, rest = text.partition("\n")
-        try:
-            json_io.loads(first)
-        except ValueError:
-            return "json"  # an object spread over lines
-        return "jsonl" if rest.strip().startswith("{") else "json"
-    first_line = text.split("\n", 1)[0]
-    return "tsv" if first_line.count("\t") > first_line.count(",") else "csv"
-
-
-def _last_byte(inp: _Input) -> bytes:
-    if inp.path is None:
-        return inp.data[-1:]
-    with open(inp.path, "rb") as fh:
-        fh.seek(-1, os.SEEK_END)
-        return fh.read(1)
-
-
-def _check_not_binary(inp: _Input, fmt: str) -> None:
-    if fmt == "parquet" or inp.head.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return
-    for magic, what in _BINARY_MAGIC:
-        if inp.head.startswith(magic):
-            raise DataError(f"this looks like {what}; expected {fmt.upper()} text", source=inp.name)
-    nul = inp.head.find(b"\x00")
-    if nul >= 0:
-        raise DataError(
-            f"this is a binary file (a NUL byte at byte offset {nul}), not {fmt.upper()} text; expected a "
-            f"CSV, TSV, JSON, JSONL or Parquet results table", source=inp.name)
-
-
-def _detect_encoding(inp: _Input) -> tuple[str, str | None]:
-    """(codec, warning or None). UTF-8 when valid; otherwise Windows-1252 (or Latin-1) with a warning."""
-    if inp.head.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return "utf-16", None
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    offset = n_newlines = 0  # bytes and newlines before the current chunk
-    bad: tuple[int, int, int] | None = None  # (byte offset, byte value, line)
-    for chunk in itertools.chain(inp.chunks(), [None]):
-        pending = len(decoder.getstate()[0])  # bytes of a character split across chunks (never a newline)
-        try:
-            decoder.decode(chunk or b"", final=chunk is None)
-        except UnicodeDecodeError as e:  # e.object is pending + chunk
-            line = n_newlines + e.object.count(b"\n", 0, e.start) + 1
-            bad = (offset - pending + e.start, e.object[e.start], line)
-            break
-        if chunk is not None:
-            offset += len(chunk)
-            n_newlines += chunk.count(b"\n")
-    if bad is None:
-        inp.n_lines = n_newlines + (0 if inp.n_bytes == 0 or _last_byte(inp) == b"\n" else 1)
-        return "utf-8-sig", None  # utf-8-sig strips a BOM when present and reads plain UTF-8 too
-    codec, label = "cp1252", "Windows-1252"
-    try:
-        for chunk in inp.chunks():
-            chunk.decode("cp1252")
-    except UnicodeDecodeError:
-        codec, label = "latin-1", "Latin-1"
-    at, byte, line = bad
-    return codec, (f"the file is not valid UTF-8 (first bad byte 0x{byte:02X} at byte offset {at:,}, line {line}); "
-                   f"it was read as {label}, so check accented or special characters in names; "
-                   f"save it as UTF-8 to silence this")
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Parsing into a raw frame (the file's own columns) with a file row number per frame row
-
-
-@dataclass
-class _Raw:
-    frame: pd.DataFrame
-    rows: np.ndarray  # int64, the file row number of each frame row
-    pre_dropped: list[tuple[int, str | None, str]]  # lines that never became frame rows: (row, column, reason)
-    missing_word: str  # how an empty cell is described in messages
-    notes: list[str] = field(default_factory=list)  # caveats about the reading itself, for LoadReport.warnings
-
-
-def _read_frame(inp: _Input, fmt: str, encoding: str, column_map: dict[str, str] | None) -> _Raw:
-    if fmt in ("csv", "tsv"):
-        return _read_delimited(inp, fmt, encoding, column_map)
-    if fmt == "parquet":
-        return _read_parquet(inp)
-    text = inp.read_all().decode(encoding)
-    if not text.strip():
-        raise DataError("the file is empty (only whitespace)", source=inp.name)
-    return _read_json(inp, text) if fmt == "json" else _read_jsonl(inp, text)
-
-
-def _read_delimited(inp: _Input, fmt: str, encoding: str, column_map: dict[str, str] | None) -> _Raw:
-    first_line = inp.head.decode(encoding if encoding != "utf-8-sig" else "utf-8", errors="ignore")
-    first_line = first_line.lstrip("\ufeff").split("\n", 1)[0]
-    if fmt == "tsv":
-        sep = "\t"
-    elif "," not in first_line and ";" in first_line:
-        sep = ";"  # spreadsheets in comma-decimal locales write ; as the separator
-    elif "," not in first_line and "\t" in first_line:
-        sep = "\t"
-    else:
-        sep = ","
-    try:
-        with inp.open() as fh:
-            header = pd.read_csv(fh, sep=sep, nrows=0, encoding=encoding)
-    except pd.errors.EmptyDataError:
-        raise DataError("the file is empty (no header line)", source=inp.name) from None
-    except (pd.errors.ParserError, ValueError, UnicodeError) as e:
-        raise DataError(f"could not read the header as {fmt.upper()}: {e}", source=inp.name) from None
-    _map_columns(list(header.columns), column_map, inp.name)  # a bad column_map fails before the long read
-    # No dtype is forced: pandas' inference is the fast path (forcing str costs ~3x on a 100 MB file). A numeric
-    # column comes back as text only if a cell is not a number, which validation then reports; text columns that
-    # hold only numbers (run ids 1, 2, 3) are turned back into text ("1", not "1.0") in _to_strings.
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", pd.errors.ParserWarning)
-        warnings.simplefilter("ignore", pd.errors.DtypeWarning)
-        try:
-            with inp.open() as fh:
-                # index_col=False: a first data line with one field too many must not turn column 1 into an index
-                frame = pd.read_csv(fh, sep=sep, encoding=encoding, keep_default_na=False, na_values=[""],
-                                    skip_blank_lines=False, on_bad_lines="warn", index_col=False)
-        except pd.errors.EmptyDataError:
-            raise DataError("the file is empty", source=inp.name) from None
-        except (pd.errors.ParserError, ValueError, UnicodeError) as e:
-            raise DataError(f"could not parse the file as {fmt.upper()}: {e}", source=inp.name) from None
-    bad_lines: list[tuple[int, str | None, str]] = []
-    for w in caught:
-        for line, why in re.findall(r"Skipping line (\d+): ([^\n]*)", str(w.message)):
-            bad_lines.append((int(line), None, f"could not split this line into the header's columns ({why})"))
-    if any("Length of header or names does not match" in str(w.message) for w in caught) and len(frame):
-        # pandas truncates (rather than skips) a too-long FIRST data line under index_col=False: drop it ourselves
-        first = _first_data_line(inp.head.decode(encoding, errors="replace"), sep)
-        if first is not None and first[1] > len(frame.columns) and first[0] - 2 < len(frame):
-            line, n_fields = first
-            frame = frame.drop(index=line - 2).reset_index(drop=True)  # frame row = line - 2 before any skip
-            bad_lines.insert(0, (line, None, f"could not split this line into the header's columns (expected "
-                                             f"{len(frame.columns)} fields, saw {n_fields})"))
-    # Line numbers: header = line 1, then data lines in order, minus the lines pandas skipped.
-    n = len(frame)
-    candidates = np.arange(2, 2 + n + len(bad_lines), dtype=np.int64)
-    rows = candidates[~np.isin(candidates, [b[0] for b in bad_lines])] if bad_lines else candidates
-    if len(rows) != n:  # pragma: no cover - defensive: pandas reported skipped lines we could not place
-        rows = np.arange(2, 2 + n, dtype=np.int64)
-    notes = []
-    if inp.n_lines is not None and inp.n_lines - 1 > n + len(bad_lines):
-        notes.append("some quoted cells span several lines, so row numbers after the first such cell count "
-                     "records, not lines of the file")
-    blank = frame.isna().all(axis=1).to_numpy() if n else np.zeros(0, dtype=bool)
-    if blank.any():
-        frame = frame.loc[~blank].reset_index(drop=True)
-        rows = rows[~blank]
-    if len(frame) == 0 and not bad_lines:
-        raise DataError("the file has a header but no data rows", source=inp.name)
-    return _Raw(frame, rows, bad_lines, "an empty cell", notes)
-
-
-def _first_data_line(text: str, sep: str) -> tuple[int, int] | None:
-    """(line number, number of fields) of the first non-blank record after the header, from the file's head."""
-    reader = csv.reader(io.StringIO(text.lstrip("\ufeff")), delimiter=sep)
-    try:
-        next(reader)  # the header
-        for fields in reader:
-            if any(f.strip() for f in fields):
-                return reader.line_num, len(fields)
-    except csv.Error:
-        return None
-    return None
-
-
-def _read_parquet(inp: _Input) -> _Raw:
-    try:
-        frame = pd.read_parquet(inp.path if inp.path is not None else io.BytesIO(inp.data))
-    except Exception as e:  # noqa: BLE001 - pyarrow raises several unrelated types for a corrupt file
-        raise DataError(f"could not read the file as Parquet: {e}", source=inp.name) from None
-    if len(frame) == 0:
-        raise DataError("the Parquet file has no rows", source=inp.name)
-    frame = frame.reset_index(drop=True)
-    frame.columns = [str(c) for c in frame.columns]
-    return _Raw(frame, np.arange(1, len(frame) + 1, dtype=np.int64), [], "a missing value (null or NaN)")
-
-
-def _read_json(inp: _Input, text: str) -> _Raw:
-    try:
-        obj = json_io.loads(text, source=inp.name)
-    except ValueError as e:
-        raise DataError(f"not valid JSON: {e}", source=inp.name) from None
-    records: Any = None
-    if isinstance(obj, list):
-        records = obj
-    elif isinstance(obj, dict):
-        for key in ("rows", "records", "data", "results"):
-            if isinstance(obj.get(key), list):
-                records = obj[key]
-                break
-        else:
-            if obj and all(isinstance(v, list) for v in obj.values()):  # column-oriented
-                lengths = {k: len(v) for k, v in obj.items()}
-                if len(set(lengths.values())) > 1:
-                    shown = ", ".join(f"{k!r}: {n}" for k, n in lengths.items())
-                    raise DataError(f"column-oriented JSON needs columns of equal length, found {shown}",
-                                    source=inp.name)
-                frame = pd.DataFrame(obj)
-                if len(frame) == 0:
-                    raise DataError("the JSON columns are empty (no results)", source=inp.name)
-                return _Raw(frame, np.arange(1, len(frame) + 1, dtype=np.int64), [], "a missing value (null or NaN)")
-            hint = ""
-            if "results" in obj and ("versions" in obj or "config" in obj):
-                hint = " (this looks like an lm-eval results file: import it as benchmark results instead)"
-            keys = ", ".join(repr(k) for k in list(obj)[:8])
-            raise DataError(f"unrecognised JSON layout{hint}; expected a list of records, {{\"rows\": [...]}} or "
-                            f"{{column: [values]}}, found an object with keys {keys}", source=inp.name)
-    else:
-        raise DataError(f"unrecognised JSON layout; expected a list of records, found a {type(obj).__name__}",
-                        source=inp.name)
-    if not records:
-        raise DataError("the JSON holds no records", source=inp.name)
-    return _records_to_raw(inp, records, np.arange(1, len(records) + 1, dtype=np.int64), "record")
-
-
-def _read_jsonl(inp: _Input, text: str) -> _Raw:
-    records: list[Any] = []
-    rows: list[int] = []
-    for i, line in enumerate(text.splitlines(), start=1):
-        if line.strip():
-            try:
-                records.append(json_io.loads(line, source=inp.name))
-            except json_io.JsonError as e:
-                records.append(_BadLine(str(e).split(": ", 1)[-1]))
-            except ValueError as e:
-                records.append(_BadLine(f"not valid JSON ({e})"))
-            rows.append(i)
-    if not records:
-        raise DataError("the file is empty (only whitespace)", source=inp.name)
-    return _records_to_raw(inp, records, np.asarray(rows, dtype=np.int64), "line")
-
-
-@dataclass
-class _BadLine:
-    reason: str
-
-
-def _records_to_raw(inp: _Input, records: list[Any], rows: np.ndarray, what: str) -> _Raw:
-    pre: list[tuple[int, str | None, str]] = []
-    keep = np.zeros(len(records), dtype=bool)
-    for i, rec in enumerate(records):  # parsing JSON is per record anyway; this only sorts objects from the rest
-        if isinstance(rec, dict):
-            keep[i] = True
-        elif isinstance(rec, _BadLine):
-            pre.append((int(rows[i]), None, rec.reason))
-        else:
-            pre.append((int(rows[i]), None, f"expected a JSON object (one result per {what}), "
-                                            f"found {type(rec).__name__} {_clip(rec)}"))
-    good = [r for r, k in zip(records, keep) if k]
-    frame = pd.DataFrame(good) if good else pd.DataFrame()
-    return _Raw(frame.reset_index(drop=True), rows[keep], pre, "a missing value (null or NaN)")
-
-
-def _clip(value: Any, n: int = 40) -> str:
-    text = repr(value)
-    return text if len(text) <= n else text[: n - 3] + "..."
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -774,18 +356,13 @@ def load_distillation_results(
     name leave undecided. file_format: csv|tsv|parquet|json|jsonl to override the extension.
     Returns (frame, report); raises DataError for a file that cannot be used at all.
     """
-    inp = _open_input(source, name, max_bytes)
+    inp, fmt, encoding, encoding_warning = open_input(source, name, max_bytes, file_format=file_format)
     if size_unit is not None:
         try:
             parse_size(1, unit=size_unit)
         except ValueError as e:
             raise DataError(f"size_unit: {e}", source=inp.name) from None
-    if inp.n_bytes == 0:
-        raise DataError("the file is empty (0 bytes)", source=inp.name)
-    fmt = _choose_format(file_format, inp)
-    _check_not_binary(inp, fmt)
-    encoding, encoding_warning = ("", None) if fmt == "parquet" else _detect_encoding(inp)
-    raw = _read_frame(inp, fmt, encoding, column_map)
+    raw = _read_frame(inp, fmt, encoding, lambda columns: _map_columns(columns, column_map, inp.name))
     report = LoadReport(source=inp.name, file_format=fmt, encoding="utf-8" if encoding == "utf-8-sig" else encoding)
     if encoding_warning:
         report.warnings.append(encoding_warning)
@@ -797,6 +374,7 @@ def load_distillation_results(
                         source=inp.name)
     layout = _resolve_layout(raw.frame, column_map, inp.name, report)
     cells = _convert_cells(raw, layout, size_unit)
+    report.inferred = _inferred_lines(layout.sizes)  # again: now with how many names each source sized
     keep = _account_drops(raw, layout, cells, report)
     for column in list(raw.frame.columns):  # messages are built: free the file's copy before building the output
         del raw.frame[column]
@@ -816,6 +394,7 @@ class _Layout:
     mapping: dict[str, str]  # contract column -> file column
     kind: str  # long | wide
     value_columns: list[str]  # long: [the value column]; wide: the metric columns
+    sizes: dict[str, SizeChoice] = field(default_factory=dict)  # how student/teacher_params are read
 
 
 def _resolve_layout(df: pd.DataFrame, column_map: dict[str, str] | None, source: str,
@@ -823,6 +402,12 @@ def _resolve_layout(df: pd.DataFrame, column_map: dict[str, str] | None, source:
     columns = [str(c) for c in df.columns]
     df.columns = columns
     mapping, alias_losers = _map_columns(columns, column_map, source)
+    exact = {c for c, col in mapping.items() if _normalise(col) == c}
+    choices = choose_size_columns(df, mapping, set(column_map or {}), exact)
+    report.size_choices = choices
+    report.inferred = _inferred_lines(choices)
+    # a column whose name says "a size, in billions" is never a metric, even when another column gave the size
+    alias_losers = alias_losers + [c for c in columns if unit_in_name(c) is not None and c not in alias_losers]
     used = set(mapping.values())
     leftovers = [c for c in columns if c not in used]
     ignored = [c for c in leftovers if c in alias_losers or _is_index_column(c)]
@@ -857,7 +442,13 @@ def _resolve_layout(df: pd.DataFrame, column_map: dict[str, str] | None, source:
     report.layout = kind
     report.metric_columns = list(value_columns) if kind == "wide" else []
     report.columns_used = {k: mapping[k] for k in RESULT_COLUMNS if k in mapping}
-    return _Layout(mapping, kind, value_columns)
+    return _Layout(mapping, kind, value_columns, choices)
+
+
+def _inferred_lines(choices: dict[str, SizeChoice]) -> list[str]:
+    """The sentences about sizes the loader found without being told (none for a contract file)."""
+    return [ch.describe() for ch in choices.values()
+            if ch.unit or ch.from_names or ch.ambiguous or _normalise(ch.column) != ch.contract]
 
 
 # -- cells: every contract column converted over the whole frame, with row-level checks -----------------------------
@@ -907,22 +498,32 @@ def _convert_cells(raw: _Raw, layout: _Layout, size_unit: str | None) -> _Cells:
     strings: dict[str, pd.Series] = {}
     for contract in ("student_params", "teacher_params"):
         col = mapping[contract]
-        parsed = parse_sizes(df[col], unit=size_unit)
-        # a bare 70 or 87.5 is a size in millions without its unit, never a 70-parameter model
-        implausible = parsed.ok & implausible_model_sizes(df[col], unit=size_unit)
-        parsed = parsed._replace(ok=parsed.ok & ~implausible)
+        choice = layout.sizes.get(contract)
+        unit = size_unit or (choice.unit if choice is not None else None)  # a stated size_unit wins over a name
+        if choice is not None and choice.from_names:
+            params, ok, choice.resolved = sizes_from_names(df[col])
+            parsed = SizeArray(params, ok, _text_and_missing(df[col])[1])
+        else:
+            parsed = parse_sizes(df[col], unit=unit)
+            # a bare 70 or 87.5 is a size in millions without its unit, never a 70-parameter model
+            implausible = parsed.ok & implausible_model_sizes(df[col], unit=unit)
+            parsed = parsed._replace(ok=parsed.ok & ~implausible)
         numbers[contract] = parsed.values
         if contract == "teacher_params":  # no teacher (empty, none, 0): the student's no-distillation reference
             alone = _no_teacher_cells(df[col])
             numbers[contract] = np.where(alone, 0, parsed.values)
             parsed = parsed._replace(ok=parsed.ok | alone)
 
-        def explain_size(i: int, col: str = col) -> str:
+        def explain_size(i: int, col: str = col, unit: str | None = unit, choice: SizeChoice | None = choice) -> str:
             value = df[col].iat[i]
             if _describe_cell(value, missing_word) == missing_word:
                 return f"{SIZE_EXPECTED}, found {missing_word}"
+            if choice is not None and choice.from_names:
+                return (f"expected a checkpoint name whose size is known (in the model catalog, or written in the "
+                        f"name such as Qwen2.5-0.5B or opt-350m), found {_describe_cell(value, missing_word)}; add "
+                        f"a size column (e.g. {choice.contract}_B) or map one")
             try:
-                parse_model_size(value, unit=size_unit)
+                parse_model_size(value, unit=unit)
             except ValueError as e:
                 return str(e)
             return "expected a positive size"  # pragma: no cover - parse_sizes and parse_size agree

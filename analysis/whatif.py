@@ -18,6 +18,7 @@ from analysis.catalog import rank_teachers
 from analysis.json_safe import json_number, json_value
 from analysis.caveats import CapacityGapWarning, ExtrapolationWarning
 from analysis.reported_law import PREDICTION_COLUMNS, ReportedLaw
+from analysis.fit_text import fmt_signed_size
 from analysis.sizes import format_size, parse_model_size
 
 SCHEMA_VERSION = 2  # 2: declined, reason, extrapolated added (a declined answer has null sizes, no candidates)
@@ -75,7 +76,7 @@ def _decline_reason(s: int, row: dict, law, reported: bool) -> str:
         if np.isfinite(row["mean"]) and row["mean"] > 0:
             return ""
         return (f"The reported law gives no positive teacher size for a {format_size(s)} student (T* = "
-                f"{row['mean'] / 1e6:.3g}M params): it does not describe students this small.")
+                f"{fmt_signed_size(row['mean'])} params): it does not describe students this small.")
     fitted = getattr(law, "optima", None)
     if fitted is not None and len(fitted):
         lo, hi = float(fitted["student_params"].min()), float(fitted["student_params"].max())

@@ -51,28 +51,35 @@ def size(n_params, unit: str = "params") -> str:
 
 def interval(lower, upper, unit: str = "params") -> str:
     """'1.1B – 1.5B params', or 'not available' when either end is missing."""
+    from analysis.fit_text import fmt_interval
+
     if not (_finite(lower) and _finite(upper)):
         return "not available"
-    return f"{size(lower, '')} – {size(upper, unit)}"
+    return f"{fmt_interval(lower, upper)} {unit}".strip()
 
 
 def signed_size(value, unit: str = "params") -> str:
-    """'-11.5M params' / '250K params' for a signed size (an intercept); '—' when missing."""
-    from analysis.sizes import format_size
+    """'-11.5M params' / '-147K params' (never '-0.1M') for a signed size (an intercept); '—' when missing."""
+    from analysis.fit_text import fmt_signed_size
 
     if not _finite(value):
         return "—"
-    v = float(value)
-    if v == 0:
-        return f"0 {unit}".strip()
-    return f"{'-' if v < 0 else ''}{format_size(abs(v))} {unit}".strip()
+    return f"{fmt_signed_size(value)} {unit}".strip()
 
 
-def bounds(lower, upper, fmt=lambda v: f"{v:.3g}") -> str:
-    """'1.9 – 3.1', 'above 1.9 (unbounded above)', 'below 3.1 (unbounded below)' or 'not available'."""
+def bounds(lower, upper, fmt=lambda v: f"{v:.3g}", *, sizes: bool = False) -> str:
+    """'1.9 – 3.1', 'above 1.9 (unbounded above)', 'below 3.1 (unbounded below)' or 'not available'. With
+    sizes=True both ends are signed sizes written so that they differ when they differ ('-49K – 21K params', never
+    '-0M – 0M')."""
+    from analysis.fit_text import fmt_interval, fmt_signed_size
+
     lo, hi = _finite(lower), _finite(upper)
+    if sizes:
+        fmt = fmt_signed_size
     if lo and hi:
-        return f"{fmt(lower)} – {fmt(upper)}"
+        return (f"{fmt_interval(lower, upper, 'size')} params" if sizes
+                else fmt_interval(lower, upper, "number") if fmt(lower) == fmt(upper) and lower != upper
+                else f"{fmt(lower)} – {fmt(upper)}")
     if lo:
         return f"above {fmt(lower)} (the data do not bound it above)"
     if hi:
@@ -124,13 +131,18 @@ def empty_state(message: str) -> None:
 # ------------------------------------------------------------------------------------------ the law, shown
 def optima_table(optima: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
     """find_optima's table for reading (sizes with units, tied teachers as a list) and its column labels."""
-    cols = [c for c in ("family", "data_tokens", "student_params", "teacher_params", "ci_lower", "ci_upper",
-                        "censored", "tied_teachers", "method", "n_teachers", "n_runs", "no_teacher_helps", "note")
+    def named(col):  # a names column only where some name is given
+        return [col] if col in optima and optima[col].astype(str).str.len().any() else []
+
+    cols = [c for c in ("family", "data_tokens", "student_params", *named("student_name"), "teacher_params",
+                        *named("teacher_name"),
+                        "ci_lower", "ci_upper", "censored", "tied_teachers", "method", "n_teachers", "n_runs",
+                        "no_teacher_helps", "note")
             if c in optima]
     shown = humanize(optima[cols])
     if "tied_teachers" in shown:
         shown["tied_teachers"] = optima["tied_teachers"].map(lambda ts: ", ".join(size(t, "") for t in ts))
-    return shown, {"ci_lower": "interval from", "ci_upper": "interval to", "censored": "open side",
+    return shown, {"student_name": "student", "teacher_name": "best tested teacher", "ci_lower": "interval from", "ci_upper": "interval to", "censored": "open side",
                    "tied_teachers": "tied with the best", "no_teacher_helps": "a teacher helps"}
 
 
@@ -145,17 +157,23 @@ def law_metrics(fit, alpha: float) -> None:
     if "intercept_params" in fit.params:
         lo, hi = ci.loc["intercept_params", "lower"], ci.loc["intercept_params", "upper"]
         m[1].metric("Intercept b", signed_size(fit.params["intercept_params"]),
-                    f"{level(alpha)} CI {bounds(lo, hi, signed_size)}", delta_color="off", delta_arrow="off")
+                    f"{level(alpha)} CI {bounds(lo, hi, sizes=True)}", delta_color="off", delta_arrow="off")
     m[2].metric("R² (bracketed optima)", "—" if pd.isna(fit.rsquared) else f"{fit.rsquared:.4f}")
     m[3].metric("Students", f"{fit.nobs:g}")
 
 
 def param_table(fit, alpha: float) -> pd.DataFrame:
-    """estimate and interval of each parameter, columns named with the level."""
-    table = fit.conf_int(alpha).rename(columns={"lower": f"{level(alpha)} CI lower",
-                                                "upper": f"{level(alpha)} CI upper"})
-    table.insert(0, "estimate", fit.params)
-    return table
+    """estimate and interval of each parameter, written to read (sizes as -147K, statistics to 4 digits)."""
+    from analysis.fit_text import fmt_interval, fmt_signed_size, fmt_value
+
+    ci = fit.conf_int(alpha)
+    rows = {}
+    for name, est in fit.params.items():
+        size_like = name.endswith("_params")
+        rows[name] = {"estimate": fmt_signed_size(est) if size_like else fmt_value(est),
+                      f"{level(alpha)} CI": fmt_interval(ci.at[name, "lower"], ci.at[name, "upper"],
+                                                         "size" if size_like else "number")}
+    return pd.DataFrame.from_dict(rows, orient="index")
 
 
 def readable_forms(forms: pd.DataFrame) -> pd.DataFrame:

@@ -2,10 +2,9 @@
 settings, and the provenance of the whole. Pure assembly is in analysis/report.py; this is the app's glue."""
 from __future__ import annotations
 
-import pandas as pd
 
 from app.compute import choose_law, forms_table_for, laws_for, optima_for, reported_law
-from app.display import humanize, interval, level, size
+from app.display import humanize, interval, level, param_table, size
 
 ITEMS = ("Curse curves", "Law fit", "Law summary", "Residuals", "Forms comparison", "Optimal teachers table",
          "What-if", "MiniMA frontier", "Paired comparison")
@@ -93,10 +92,7 @@ def build_item(name: str, active, *, form: str, alpha: float, student_params: in
     if name == "Residuals":
         return ReportSection("Residuals of the law fit", figure=figures.residuals_figure(fit))
     if name == "Law summary":
-        ci = fit.conf_int(alpha)
-        table = pd.DataFrame({"parameter": list(fit.params.index), "estimate": list(fit.params.values),
-                              f"{level(alpha)} CI lower": list(ci["lower"]),
-                              f"{level(alpha)} CI upper": list(ci["upper"])})
+        table = param_table(fit, alpha).rename_axis("parameter").reset_index()  # sizes as -147K, not -1.47e+05
         return ReportSection("Law fit summary", f"R² = {fit.rsquared:.4f}; {fit.nobs:g} optimal teachers; "
                              f"AIC {fit.aic:.4g}, BIC {fit.bic:.4g}.\n\n{fit.summary()}", table=table,
                              notes=tuple(str(c) for c in fit_result.caveats))

@@ -75,3 +75,35 @@ def test_a_metric_of_unknown_direction_loads_once_the_user_says_which_way_is_bet
     assert not [e for e in at.error if "did not load" in e.value]
     assert {m.label: m.value for m in at.metric}["Kept"] == "2 rows"
     assert at.query_params["hib"] == "wibble=0"
+
+
+PAPER_TSV = ("student\tteacher\tstudent_params_B\tteacher_params_B\tarc_acc\tmmlu_acc\n"
+             "Qwen2.5-0.5B\tQwen2.5-1.5B\t0.49\t1.54\t40.1\t45.0\n"
+             "Qwen2.5-0.5B\tQwen2.5-7B\t0.49\t7.61\t41.5\t46.1\n"
+             "Qwen2.5-0.5B\tQwen2.5-72B-Instruct\t0.49\t72.7\t40.0\t44.2\n")
+
+
+def test_a_pasted_wide_table_from_a_paper_loads_every_row_and_says_what_was_inferred(workspace):
+    at = open_app(page="views/data.py")
+    at.text_area(key="paste_text").set_value(PAPER_TSV)
+    next(b for b in at.button if b.label == "Load the pasted table").click().run()
+    assert_no_traceback(at)
+    assert at.query_params["data"].startswith("upload:")
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Read"] == "6 records" and metrics["Kept"] == "6 records"  # 3 rows x 2 benchmarks, melted
+    inferred = next(i for i in texts(at.info) if i.startswith("Inferred: "))
+    assert "teacher_params inferred from column 'teacher_params_B', in billions" in inferred
+    assert "the names in 'teacher' are kept as teacher_name" in inferred
+
+
+def test_a_size_two_columns_could_give_is_asked_in_the_mapping_form_with_the_inferred_answer_chosen(workspace):
+    text = "student_size,student_params_B,teacher_size_B,val_loss\n1.3B,1.3,6.7,2.0\n1.3B,1.3,13,2.1\n"
+    at = upload(open_app(), "two_sizes.csv", text.encode())
+    assert_no_traceback(at)
+    question = at.radio(key="ask_student_params")
+    assert question.options == ["student_size", "student_params_B"] and question.value == "student_size"
+    question.set_value("student_params_B")
+    next(b for b in at.button if b.label == "Apply mapping").click().run()
+    assert_no_traceback(at)
+    assert "student_params=student_params_B" in at.query_params["map"]
+    assert {m.label: m.value for m in at.metric}["Kept"] == "2 records"

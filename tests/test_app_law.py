@@ -78,3 +78,17 @@ def test_without_data_the_law_page_shows_the_reported_law_and_what_to_do(workspa
     assert_no_traceback(at)
     assert "nothing to fit" in all_text(at)
     assert len(at.get("plotly_chart")) == 1
+
+
+def test_a_small_intercept_and_its_interval_keep_their_digits(workspace):
+    # a planted intercept of -147K on small students: at one decimal in millions it would read "-0.1M, CI -0M - 0M"
+    data = simulated_csv(intercept_params=-147e3, student_params=[2e6, 4e6, 8e6, 16e6, 32e6, 64e6])
+    at = go_to(upload(open_app(), "small.csv", data), "views/law.py")
+    intercept = {m.label: m for m in at.metric}["Intercept b"]
+    text = all_text(at) + intercept.value + str(intercept.delta)
+    assert "0M – 0M" not in text and "-0M" not in text and "-0.1M" not in text
+    lo, hi = str(intercept.delta).split("CI ")[1].removesuffix(" params").split(" – ")
+    assert lo != hi and not lo.startswith(("0", "-0")) and not hi.startswith(("0", "-0"))
+    assert intercept.value.endswith(" params") and not intercept.value.startswith(("0.", "-0."))
+    labels = [b.label for b in at.get("download_button")]
+    assert {"law table (LaTeX)", "law table (Markdown)", "optima table (LaTeX)", "optima table (Markdown)"} <= set(labels)

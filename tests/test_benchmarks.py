@@ -130,7 +130,7 @@ def test_csv_rows_without_a_value_are_dropped_and_counted_and_later_errors_keep_
     ("model,task,metric,value\nm1,arc,acc,0.5\nm2,arc,acc,high\n", "row 3, column 'value': expected a number"),
     ("model,task,metric,value,n_shot\nm1,arc,acc,0.5,2.5\n", "row 2, column 'n_shot': expected a whole number"),
     ("model,task,value\nm1,arc,0.5\n", "missing column(s) ['metric']"),
-    ("model,task,metric,value\n", "no rows"),
+    ("model,task,metric,value\n", "no data rows"),
 ])
 def test_a_bad_csv_is_refused_naming_the_row_and_column(text, reason):
     result = load_benchmark_upload(text.encode(), "bad.csv")

@@ -54,7 +54,7 @@ def test_without_a_browser_image_export_says_so(monkeypatch):
 
 
 def test_an_unknown_image_format_is_refused():
-    with pytest.raises(ValueError, match="expected 'png' or 'svg'"):
+    with pytest.raises(ValueError, match="expected 'png', 'svg' or 'pdf'"):
         report.figure_image(_figure("a"), "gif")
 
 

@@ -13,6 +13,7 @@ from app.compute import (FORMS, FORM_LABELS, METHOD_HELP, METHOD_LABELS, METHODS
 from app.display import (empty_state, law_metrics, level, md, optima_table, param_table, readable_forms,
                          show_caveats, show_refusal)
 from app.guard import guarded
+from app.paper_exports import table_downloads
 
 st.title("The law of capacity gap")
 active = active_data()
@@ -87,7 +88,7 @@ with guarded("fit the law"):
                        "dashed shared curve.")
         show_caveats(result.caveats)
         if show_details:
-            st.markdown("**Parameters** (sizes in raw params; an empty bound is one the data do not give)")
+            st.markdown("**Parameters** (a bound the data do not give is a dash)")
             st.dataframe(param_table(fit, alpha), width="stretch")
             st.plotly_chart(residuals_figure(fit), width="stretch", key=f"resid_{i}")
             if hasattr(fit, "student_influence"):
@@ -97,6 +98,8 @@ with guarded("fit the law"):
             st.code(fit.summary(), language=None)
     for sentence in tests:
         st.info(md(sentence), icon=":material/functions:")
+    table_downloads(laws, optima, alpha=alpha, key="law_tables", caption=f"{active.label}; metric {active.metric}; "
+                    f"{form}, {method.replace('_', '-')}; data {active.data_hash}; Capacity Gap Lab")
     if overlay:
         show_caveats(reported_law().caveats, title="About the reported law")
 

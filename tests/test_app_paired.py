@@ -58,5 +58,7 @@ def test_the_report_can_hold_the_paired_section(workspace):
     at.multiselect(key="_w_report_r_items").set_value(["Paired comparison"]).run()
     at.button(key="build_report").click().run()
     assert_no_traceback(at)
-    html, n_sections = at.session_state["_report_html"]
+    ext, data, n_sections = at.session_state["_report_file"]
+    html = data.decode("utf-8")
+    assert ext == "html"
     assert n_sections == 1 and "Paired comparison" in html and "McNemar exact" in html and "Plotly.newPlot" in html

@@ -3,6 +3,7 @@
     python -m eval_runs sweep --preset cpu-tiny --workspace DIR [--device cpu|cuda] [--threads 1]
     python -m eval_runs sweep --plan plan.toml --workspace DIR
     python -m eval_runs sweep --teacher-params 1M 2M --student-params 250K --data-tokens 500K --workspace DIR
+    python -m eval_runs sweep-cell --sweep NAME --cell ID --workspace DIR   (one cell: what a fanned-out sweep's jobs run)
     python -m eval_runs results --workspace DIR --out results.csv
     python -m eval_runs pretrain --workspace DIR --name teacher --params 1.1M [--n-tokens 2M ...]
     python -m eval_runs prune --teacher DIR --params 220K --out DIR [--importance gradient|magnitude]
@@ -77,6 +78,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default: cpu)")
     from eval_runs.sweep import _SIZE_FIELDS, SweepPlan
     add_override_options(p, SweepPlan, prefix="plan_", text_fields=tuple(_SIZE_FIELDS))
+
+    p = sub.add_parser("sweep-cell", help="run one cell of a prepared sweep (what a sweep's jobs run)")
+    p.add_argument("--sweep", required=True, type=name_arg, help="the sweep's name (its plan.json is read)")
+    p.add_argument("--cell", required=True, type=name_arg, help="the cell id (see <sweep>/cells.json)")
+    p.add_argument("--no-progress", action="store_true", help="no tqdm bars")
+    _common(p)
 
     p = sub.add_parser("results", help="export every finished run's rows (distillation-results contract) to CSV")
     p.add_argument("--out", required=True, help="CSV file to write")
@@ -207,6 +214,12 @@ def run(argv: list[str] | None = None) -> int:
         _device(args)
         folder = run_sweep(plan, workspace=args.workspace, device=args.device, progress=not args.no_progress)
         print(f"sweep finished: {folder}")
+        return 0
+    if args.command == "sweep-cell":
+        from eval_runs.sweep_cells import run_cell_command
+        run_cell_command(args.sweep, args.cell, workspace=args.workspace, device=args.device,
+                         progress=not args.no_progress)
+        print(f"cell {args.cell} of sweep {args.sweep}: done")
         return 0
     if args.command == "results":
         from eval_runs.results import write_results_csv

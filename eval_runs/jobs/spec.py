@@ -27,7 +27,7 @@ SCHEMA_VERSION = 1
 EXECUTORS = ("local", "slurm")
 
 # Subcommands of `python -m eval_runs` a job may run ("jobs" itself is left out: no job launches jobs).
-ENGINE_SUBCOMMANDS = ("sweep", "results", "pretrain", "prune", "distill", "evaluate", "lmeval")
+ENGINE_SUBCOMMANDS = ("sweep", "sweep-cell", "results", "pretrain", "prune", "distill", "evaluate", "lmeval")
 # module -> allowed subcommands (None: any arguments). The probe is a tiny command for testing the runner.
 # ("eval_runs.job_probe" is the probe's path before the runner moved to eval_runs.jobs: job records keep it.)
 ALLOWED_MODULES: dict[str, tuple[str, ...] | None] = {"eval_runs": ENGINE_SUBCOMMANDS, "eval_runs.jobs.probe": None,

@@ -2,6 +2,8 @@
 
     python -m eval_runs sweep --preset cpu-tiny --workspace DIR [--device cpu|cuda] [--threads 1]
     python -m eval_runs sweep --plan plan.toml --workspace DIR
+    python -m eval_runs sweep --preset cpu-tiny --max-parallel 2 [--executor slurm --slurm-partition P ...]
+    python -m eval_runs sweep --resume NAME --workspace DIR   (only what is missing; eval_runs/jobs/fanout.py)
     python -m eval_runs sweep --teacher-params 1M 2M --student-params 250K --data-tokens 500K --workspace DIR
     python -m eval_runs sweep-cell --sweep NAME --cell ID --workspace DIR   (one cell: what a fanned-out sweep's jobs run)
     python -m eval_runs results --workspace DIR --out results.csv
@@ -73,7 +75,18 @@ def build_parser() -> argparse.ArgumentParser:
     src = p.add_mutually_exclusive_group()
     src.add_argument("--preset", help="cpu-tiny | cpu-small | gpu-small")
     src.add_argument("--plan", help="a TOML plan file (keys: the fields of eval_runs.sweep.SweepPlan)")
+    src.add_argument("--resume", type=name_arg, metavar="NAME",
+                     help="go on with the sweep NAME of the workspace, as it recorded its plan (only what is missing "
+                          "runs; cells still queued or running are kept)")
     p.add_argument("--no-progress", action="store_true", help="no tqdm bars (for logs)")
+    p.add_argument("--executor", choices=("local", "slurm"), default="local",
+                   help="where the cells run: local (this machine) or slurm (one job per cell through submitit)")
+    p.add_argument("--max-parallel", type=int, default=1,
+                   help="cells queued or running at once (default 1: locally, the sweep runs in this process)")
+    p.add_argument("--max-requeues", type=int, default=3,
+                   help="times a cell stopped by the scheduler (preemption, time limit, scancel) is submitted again")
+    from eval_runs.jobs import add_slurm_options
+    add_slurm_options(p, skip=("dependency",))
     p.add_argument("--workspace", default=None, help="workspace folder (default: $CAPGAP_HOME or ./workspace)")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default: cpu)")
     from eval_runs.sweep import _SIZE_FIELDS, SweepPlan
@@ -153,8 +166,33 @@ def sweep_plan_from_args(args: argparse.Namespace):
 
     from eval_runs.sweep import SweepPlan, plan_from_dict, preset, read_plan
     overrides = overrides_from_options(SweepPlan, args, prefix="plan_")
-    base = preset(args.preset) if args.preset else read_plan(args.plan) if args.plan else None
+    if getattr(args, "resume", None):
+        from eval_runs.sweep_cells import recorded_plan
+        base = recorded_plan(args.resume, args.workspace)
+    else:
+        base = preset(args.preset) if args.preset else read_plan(args.plan) if args.plan else None
     return plan_from_dict({**(asdict(base) if base else {}), **overrides}, source="sweep options")
+
+
+def _sweep(args) -> int:
+    """In this process (local, one cell at a time), or fanned out as jobs (several at once, or on Slurm)."""
+    plan = sweep_plan_from_args(args)
+    if args.executor == "local" and args.max_parallel == 1:
+        from eval_runs.sweep import run_sweep
+
+        _device(args)
+        folder = run_sweep(plan, workspace=args.workspace, device=args.device, progress=not args.no_progress)
+        print(f"sweep finished: {folder}")
+        return 0
+    from eval_runs.jobs import slurm_options_from_args
+    from eval_runs.jobs.fanout import FanoutOptions, run_fanout
+
+    options = FanoutOptions(executor=args.executor, max_parallel=args.max_parallel, max_requeues=args.max_requeues,
+                            slurm=slurm_options_from_args(args) if args.executor == "slurm" else None)
+    result = run_fanout(plan, workspace=args.workspace, device=args.device, options=options)
+    print(f"sweep {result.state}: {result.root}" + (f" (cells not done: {', '.join(result.failed)}; see its "
+                                                    f"log.txt)" if result.failed else ""))
+    return {"succeeded": 0, "cancelled": 130}.get(result.state, 1)
 
 
 def _distill(args, device) -> int:
@@ -209,12 +247,7 @@ def run(argv: list[str] | None = None) -> int:
                          f"torchrun / accelerate launch (found WORLD_SIZE={os.environ['WORLD_SIZE']})")
 
     if args.command == "sweep":
-        from eval_runs.sweep import run_sweep
-        plan = sweep_plan_from_args(args)
-        _device(args)
-        folder = run_sweep(plan, workspace=args.workspace, device=args.device, progress=not args.no_progress)
-        print(f"sweep finished: {folder}")
-        return 0
+        return _sweep(args)
     if args.command == "sweep-cell":
         from eval_runs.sweep_cells import run_cell_command
         run_cell_command(args.sweep, args.cell, workspace=args.workspace, device=args.device,

@@ -58,6 +58,7 @@ class SweepPlan:
             raise ValueError("a plan needs teacher_params (or teacher_paths), student_params and data_tokens")
 
 
+_ZERO_MEANS_ALL = {"corpus_max_bytes"}  # sizes where 0 is a setting (no cap), not a missing size
 _SIZE_FIELDS = {"teacher_params", "student_params", "data_tokens", "teacher_tokens", "corpus_max_bytes", "eval_tokens"}
 
 
@@ -76,7 +77,9 @@ def plan_from_dict(values: dict, *, source: str = "plan") -> SweepPlan:
     for key, value in values.items():
         default = known[key].default
         try:
-            if key in _SIZE_FIELDS:
+            if key in _ZERO_MEANS_ALL and value in (0, "0"):
+                out[key] = 0
+            elif key in _SIZE_FIELDS:
                 out[key] = tuple(parse_size(v) for v in value) if isinstance(default, tuple) else parse_size(value)
             elif isinstance(default, tuple):
                 if not isinstance(value, (list, tuple)):

@@ -158,7 +158,9 @@ class _Runner:
                 return
             self._killed(cell, f"job {info.job_id} left Slurm's queue before it ran ({gone})")
             return
-        if info.status == "cancelled" and (Path(info.job_dir) / "cancel").exists():
+        if self.layout.cell_done(cell):  # it finished between the first look and the job's final state
+            entry.update(state="done", message="")
+        elif info.status == "cancelled" and (Path(info.job_dir) / "cancel").exists():
             self._failed(cell, f"cancelled by the user (job {info.job_id})")
         elif info.status == "cancelled" or (info.status == "failed" and (info.exit_code is None or
                                                                           info.exit_code < 0)):

@@ -142,6 +142,11 @@ PRESETS: dict[str, SweepPlan] = {
 }
 
 
+PRESET_NOTES = {"cpu-tiny": "2 teachers × 1 student, ~2 minutes on 2 CPU cores: a first try",
+                "cpu-small": "5 teachers × 2 students × 2 budgets, ~1 hour on 2 CPU cores",
+                "gpu-small": "4 teachers × 2 students × 2 budgets, aimed at ~8 minutes on one GPU (device cuda)"}
+
+
 def preset(name: str) -> SweepPlan:
     if name not in PRESETS:
         raise ValueError(f"unknown preset {name!r} (expected one of {', '.join(PRESETS)})")

@@ -204,6 +204,37 @@ def test_a_failed_sweep_can_be_resumed_from_the_page(workspace):
     wait_for_job(None, jobs[1].job_id, timeout_seconds=120)
 
 
+def test_a_fanned_out_sweep_is_one_job_with_its_cells_under_it(workspace):
+    from eval_runs.jobs.registry import JobRegistry, update_status
+    from eval_runs.jobs.spec import build_job_spec
+
+    registry = JobRegistry(workspace)
+    sweep = registry.create(build_job_spec(["sweep", "--name", "fan", "--teacher-params", "1M", "--student-params",
+                                            "500K", "--data-tokens", "1M", "--max-parallel", "2"],
+                                           workspace=workspace))
+    cell = registry.create(build_job_spec(["sweep-cell", "--sweep", "fan", "--cell", "T1M-D1M-s0"],
+                                          workspace=workspace))
+    for job_id, state in ((sweep, "failed"), (cell, "failed")):
+        update_status(registry.job_dir(job_id), state=state, message="the command exited with code 1")
+    folder = workspace / "sweeps" / "fan"
+    (folder / "teachers" / "T1M").mkdir(parents=True)
+    (folder / "teachers" / "T1M" / "result.json").write_text("{}")
+    (folder / "cells.json").write_text(json.dumps({"cells": [
+        {"cell_id": "teacher-T1M", "kind": "teacher", "teacher": "T1M", "runs": []},
+        {"cell_id": "T1M-D1M-s0", "kind": "students", "teacher": "T1M", "runs": ["T1M-S500K-D1M-pruned-s0"]}]}))
+    (folder / "cell_jobs.json").write_text(json.dumps({"cells": {"T1M-D1M-s0": {
+        "job_id": cell, "attempts": 2, "state": "failed", "message": "<b>boom</b> exit code 1"}}}))
+    at = open_app(page=RUNS)
+    assert_no_traceback(at)
+    assert jobs_table(at)["job"].tolist() == [sweep]  # the cell's job is shown with its sweep, not beside it
+    assert "1 sweep cell jobs" in all_text(at)
+    cells = next(d.value for d in at.dataframe if "cell" in d.value.columns)
+    assert cells["cell"].tolist() == ["teacher-T1M", "T1M-D1M-s0"]
+    assert cells["state"].tolist() == ["done", "failed"] and cells["attempts"].tolist() == [0, 2]
+    assert cells["message"].tolist()[1] == "<b>boom</b> exit code 1"  # text from data stays text (a table cell)
+    assert "Resume" in [b.label for b in at.button]
+
+
 # ------------------------------------------------------------------------------------------ finished results
 def test_a_finished_sweep_is_a_dataset_that_the_law_page_analyses(workspace):
     fake_finished_sweep(workspace, "done")

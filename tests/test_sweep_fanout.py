@@ -214,6 +214,14 @@ def test_a_cell_job_knows_its_sweep_and_its_names_are_checked(tmp_path):
     assert resume.name == "s" and resume.progress_file.endswith("sweeps/s/status.json")
 
 
+def test_a_device_that_is_not_a_device_name_never_reaches_a_command(tmp_path):
+    for bad in ("--workspace=/etc", "cuda;rm", "gpu", ""):
+        with pytest.raises(JobSpecError, match="--device"):
+            build_job_spec(["sweep-cell", "--sweep", "s", "--cell", "c", "--device", bad], workspace=tmp_path)
+        with pytest.raises(ValueError, match="--device"):
+            fanout.run_fanout(SweepPlan(name="s", teacher_params=(1,)), workspace=tmp_path, device=bad)
+
+
 def test_teacher_paths_of_a_sweep_job_are_local_folders_or_hub_ids(tmp_path):
     folder = tmp_path / "teacher"
     folder.mkdir()

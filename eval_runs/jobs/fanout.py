@@ -34,7 +34,7 @@ from analysis.atomic_io import write_json_atomic
 from eval_runs.jobs import cancel_job, get_job, submit_job
 from eval_runs.jobs.executors import SLURM_ENDED, slurm_job_state
 from eval_runs.jobs.registry import now_iso
-from eval_runs.jobs.spec import SCHEMA_VERSION, JobSpecError, SlurmOptions
+from eval_runs.jobs.spec import SCHEMA_VERSION, JobSpecError, SlurmOptions, check_device_name
 from eval_runs.workspace import workspace_root
 
 CELL_STATES = ("pending", "queued", "running", "done", "failed", "blocked")
@@ -286,6 +286,7 @@ def run_fanout(plan, *, workspace=None, device: str = "cpu", options: FanoutOpti
     """Run (or resume) the sweep as jobs, one per cell; returns when every cell is done or failed for good."""
     from eval_runs.sweep_cells import prepare_sweep
 
+    check_device_name(device)  # it becomes an argument of every cell's command
     ws = workspace_root(workspace)
     layout, _ = prepare_sweep(plan, ws, device)
     return _Runner(layout, ws, device, options or FanoutOptions()).run()

@@ -48,6 +48,15 @@ class JobSpecError(ValueError):
     """A job spec that cannot run: bad executor, module, subcommand or path. The message says what to fix."""
 
 
+DEVICE_NAME = re.compile(r"^(cpu|auto|cuda(:[0-9]{1,3})?)$")  # what --device may say (the engine checks it exists)
+
+
+def check_device_name(device: str) -> str:
+    if not isinstance(device, str) or not DEVICE_NAME.match(device):
+        raise JobSpecError(f"--device {device!r}: expected cpu, cuda, cuda:N or auto")
+    return device
+
+
 SLURM_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")  # partitions and accounts: no spaces, no newlines
 SLURM_DEPENDENCY = re.compile(r"^(afterok(:[0-9]{1,12}){1,256})?$")  # written into an #SBATCH line: digits only
 SLURM_CLUSTERS = ("slurm", "local", "debug")  # submitit's clusters
@@ -179,6 +188,8 @@ def build_job_spec(argv: list[str] | tuple[str, ...], *, workspace: str | os.Pat
                 check_name(name, option)
             except ValueError as exc:
                 raise JobSpecError(str(exc)) from None
+        for device in _option_values(args, "--device"):
+            check_device_name(device)
         if "--workspace" not in args:
             args += ["--workspace", str(ws)]
     run_ws = Path(_option_value(args, "--workspace") or ws)

@@ -22,7 +22,7 @@ from analysis import json_io
 from analysis.atomic_io import write_json_atomic, write_text_atomic
 
 SCHEMA_VERSION = 1
-STATES = ("queued", "running", "succeeded", "failed")
+STATES = ("queued", "running", "succeeded", "failed", "cancelled")  # cancelled: a fanned-out sweep whose runner was stopped
 
 
 @dataclass(frozen=True)

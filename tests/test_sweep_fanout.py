@@ -186,6 +186,30 @@ def test_a_user_cancelling_a_cell_is_not_undone_by_a_requeue(world):
     assert runner.book["teacher-T100"]["state"] == "failed" and "by the user" in runner.book["teacher-T100"]["message"]
 
 
+def test_sigterm_to_the_runner_cancels_its_live_cell_jobs_and_resume_submits_them_again(world, monkeypatch):
+    import signal
+
+    layout, scheduler = world()
+    real_get_job = scheduler.get_job
+    calls = []
+
+    def get_job_then_sigterm(workspace, job_id):  # the sweep's own job is cancelled while its teachers run
+        calls.append(job_id)
+        if len(calls) == 2:
+            signal.raise_signal(signal.SIGTERM)
+        return real_get_job(workspace, job_id)
+
+    monkeypatch.setattr(fanout, "get_job", get_job_then_sigterm)
+    result = run(layout, max_parallel=2)
+    assert result.state == "cancelled"
+    teachers = [s["job_id"] for s in scheduler.submitted]
+    assert len(teachers) == 2 and all((scheduler.tmp / j / "cancel").exists() for j in teachers)
+    assert json.loads((layout.root / "status.json").read_text())["state"] == "cancelled"
+    monkeypatch.setattr(fanout, "get_job", real_get_job)
+    assert run(layout, max_parallel=2).state == "succeeded"
+    assert [s["cell"] for s in scheduler.submitted].count("teacher-T100") == 2
+
+
 # ------------------------------------------------------------------------------------------------- checks
 
 @pytest.mark.parametrize("bad", [dict(executor="ssh"), dict(max_parallel=0), dict(max_parallel=True),

@@ -123,6 +123,14 @@ def _read_pid(path: Path) -> int | None:
         return None
 
 
+def _other_slurmctld() -> bool:
+    for comm in Path("/proc").glob("[0-9]*/comm"):
+        with contextlib.suppress(OSError):
+            if comm.read_text().strip() == "slurmctld":
+                return True
+    return False
+
+
 @contextlib.contextmanager
 def local_slurm(folder: Path):
     """Start a one-node Slurm in `folder`; stop it (and every job it still holds) on the way out."""
@@ -161,6 +169,7 @@ def local_slurm(folder: Path):
                     time.sleep(0.1)
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
-        for pid in cluster.pids:  # munged, only when this run started it
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGTERM)
+        if not _other_slurmctld():  # munged, only when this run started it and no other Slurm here uses it
+            for pid in cluster.pids:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGTERM)

@@ -13,7 +13,8 @@ from eval_runs.jobs import list_jobs
 from eval_runs.jobs.launch import DEVICES, submit_launch
 from eval_runs.lmeval.run import BUNDLED_TASKS
 from eval_runs.models import FAMILIES
-from eval_runs.sweep_plan import PRESET_NOTES, PRESETS
+from eval_runs.jobs.spec import EXECUTORS
+from eval_runs.sweep_plan import IMPORTANCE_METHODS, PRESET_NOTES, PRESETS
 
 TYPED = "(type a path)"
 KINDS = {"sweep": "Sweep", "distill": "One distillation", "lmeval": "lm-eval run"}
@@ -36,7 +37,7 @@ def _executor_options(sweep: bool = False) -> tuple[str, dict | None, int]:
     """Where the job runs (local: a background process here; slurm: through submitit) and, for a sweep, how many
     of its cells run at once."""
     c = st.columns([1, 2, 1, 1, 2])
-    executor = settings.choice("Executor", ["local", "slurm"], key="r_exec", default="local", container=c[0],
+    executor = settings.choice("Executor", list(EXECUTORS), key="r_exec", default="local", container=c[0],
                                help="local: background processes on this machine. slurm: cluster jobs through "
                                     "submitit (needs sbatch here); a sweep runs one job per cell.")
     parallel = 1
@@ -113,7 +114,8 @@ def _grid_form() -> runs_data.GridForm:
                                        container=d[2]),
             threads=settings.number("CPU threads", key="r_threads", default=1, min_value=0, max_value=256,
                                     container=d[3], help="torch threads; 0 = all cores."),
-            importance=settings.choice("Pruning importance", ["gradient", "magnitude"], key="r_imp", container=d[0]),
+            importance=settings.choice("Pruning importance", list(IMPORTANCE_METHODS), key="r_imp",
+                                       container=d[0]),
             random_init_baseline=settings.flag("Random-init baseline", key="r_rib", default=True, container=d[1]))
     return runs_data.GridForm(name=name, family=family, student_params=students, teacher_params=teachers,
                               data_tokens=tokens, **details)

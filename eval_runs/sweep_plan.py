@@ -15,6 +15,9 @@ from eval_runs.workspace import check_name
 SCHEMA_VERSION = 1
 
 
+IMPORTANCE_METHODS = ("gradient", "magnitude")  # eval_runs.prune's (kept here too: the plan must not import torch)
+
+
 @dataclass(frozen=True)
 class SweepPlan:
     """Everything a sweep does. Sizes are parameter counts; TOML accepts "1.1M", "220K", 3.7e6."""
@@ -52,7 +55,7 @@ class SweepPlan:
     def __post_init__(self):
         from eval_runs.models import check_family
         check_family(self.family)
-        if self.importance not in ("gradient", "magnitude"):
+        if self.importance not in IMPORTANCE_METHODS:
             raise ValueError(f"importance {self.importance!r}: expected 'gradient' or 'magnitude'")
         if not (self.teacher_params or self.teacher_paths) or not self.student_params or not self.data_tokens:
             raise ValueError("a plan needs teacher_params (or teacher_paths), student_params and data_tokens")

@@ -144,8 +144,11 @@ def test_the_app_takes_its_choices_from_the_engine():
     from eval_runs.models import FAMILIES
     from eval_runs.sweep_plan import PRESET_NOTES, PRESETS
 
+    from eval_runs.prune import IMPORTANCE_METHODS
+
     assert runs_forms.FAMILIES is FAMILIES and runs_forms.PRESETS is PRESETS
     assert set(PRESET_NOTES) == set(PRESETS)
+    assert runs_forms.IMPORTANCE_METHODS == IMPORTANCE_METHODS  # the plan's copy (no torch) equals the pruner's
 
 
 # ------------------------------------------------------------------------------------------ the jobs table

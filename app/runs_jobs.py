@@ -51,6 +51,10 @@ def sweep_cells(name: str) -> None:
         return
     st.caption(f"Cells of sweep {md(name)}: a teacher, then its students per budget and seed (one job each).")
     st.dataframe(cells, hide_index=True, width="stretch", key="cells_table")
+    jobs = {c: j for c, j in zip(cells["cell"], cells["job"]) if j}
+    if jobs:
+        cell = st.selectbox("A cell's log", list(jobs), key=f"cell_log_{name}")
+        st.code("\n".join(read_log(None, jobs[cell]).splitlines()[-20:]) or "(no output yet)", language=None)
 
 
 def job_details(job) -> None:

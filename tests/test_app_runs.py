@@ -219,6 +219,7 @@ def test_a_fanned_out_sweep_is_one_job_with_its_cells_under_it(workspace):
                                           workspace=workspace))
     for job_id, state in ((sweep, "failed"), (cell, "failed")):
         update_status(registry.job_dir(job_id), state=state, message="the command exited with code 1")
+    (registry.job_dir(cell) / "log.txt").write_text("cell: loading teacher\nValueError: boom\n")
     folder = workspace / "sweeps" / "fan"
     (folder / "teachers" / "T1M").mkdir(parents=True)
     (folder / "teachers" / "T1M" / "result.json").write_text("{}")
@@ -236,6 +237,8 @@ def test_a_fanned_out_sweep_is_one_job_with_its_cells_under_it(workspace):
     assert cells["state"].tolist() == ["done", "failed"] and cells["attempts"].tolist() == [0, 2]
     assert cells["message"].tolist()[1] == "<b>boom</b> exit code 1"  # text from data stays text (a table cell)
     assert "Resume" in [b.label for b in at.button]
+    assert at.selectbox(key="cell_log_fan").value == "T1M-D1M-s0"
+    assert any("ValueError: boom" in c.value for c in at.code)  # the failing cell's log, one click away
 
 
 # ------------------------------------------------------------------------------------------ finished results

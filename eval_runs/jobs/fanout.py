@@ -39,6 +39,7 @@ from eval_runs.workspace import workspace_root
 
 CELL_STATES = ("pending", "queued", "running", "done", "failed", "blocked")
 SETTLED = ("done", "failed", "blocked")
+DRAIN_SECONDS = 60.0  # at the end, how long to wait for done cells' jobs to exit
 
 
 @dataclass(frozen=True)
@@ -118,6 +119,7 @@ class _Runner:
                 self._submit_ready()
                 self._write(started)
                 if all(e["state"] in SETTLED for e in self.book.values()):
+                    self._drain()
                     break
                 time.sleep(self.options.poll_seconds)
         finally:
@@ -135,6 +137,16 @@ class _Runner:
         self.sweep.write_status("succeeded", stage="sweep", step=n, n_steps=n, wall_seconds=wall)
         self.sweep.log(f"sweep finished in {wall:.0f} s")
         return FanoutResult(self.root, "succeeded", ())
+
+    def _drain(self, timeout_seconds: float = DRAIN_SECONDS) -> None:
+        """Wait for the jobs of done cells to write their final state (a cell is done once its results are on
+        disk, a moment before its worker exits), so the sweep ends with none of its jobs still running."""
+        deadline = time.monotonic() + timeout_seconds
+        for entry in self.book.values():
+            while entry["job_id"] and time.monotonic() < deadline and not self.stop:
+                if get_job(self.ws, entry["job_id"]).finished:
+                    break
+                time.sleep(min(self.options.poll_seconds, 0.5))
 
     def _on_signal(self, signum, frame) -> None:
         self.stop = True

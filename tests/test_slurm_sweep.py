@@ -1,6 +1,7 @@
 """A sweep fanned out over a real single-node Slurm (tests/slurm_cluster.py starts it): cells become jobs that
 wait for their teacher, one is killed with scancel mid-training and resumes from its checkpoint, the rows equal
-those of the same sweep run in one process, and `--resume` afterwards submits nothing. Skipped, with the reason,
+those of the same sweep run in one process, and `--resume` afterwards submits nothing; cells sbatch refuses fail
+with its reason. Skipped, with the reason,
 where Slurm cannot start (not installed, not root); `make test` installs it (make slurm)."""
 from __future__ import annotations
 
@@ -126,3 +127,21 @@ def test_a_sweep_fans_out_on_slurm_and_a_cancelled_cell_resumes_to_the_same_rows
     assert "sweep succeeded" in out
     assert len(list((ws / "jobs").glob("2*"))) == n_jobs
     assert {p: p.stat().st_mtime_ns for p in (ws / "sweeps" / "t").rglob("result.json")} == stamps
+
+
+def test_cells_that_slurm_refuses_fail_with_its_reason_and_the_sweep_says_so(slurm, tmp_path):
+    ws = tmp_path / "ws"
+    proc = eval_runs(["sweep", "--plan", str(tiny_plan(tmp_path)), "--workspace", str(ws), "--executor", "slurm",
+                      "--max-parallel", "2", "--slurm-partition", "no-such-partition", "--no-progress"], slurm.env)
+    try:
+        out, _ = proc.communicate(timeout=SWEEP_TIMEOUT_SECONDS)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise
+    assert proc.returncode == 1, out[-3000:]
+    assert "sweep failed" in out and "cells not done" in out
+    status = json.loads((ws / "sweeps" / "t" / "status.json").read_text())
+    assert status["state"] == "failed" and "could not submit" in status["message"]
+    assert "invalid partition" in status["message"].lower()  # sbatch's own words
+    book = json.loads((ws / "sweeps" / "t" / "cell_jobs.json").read_text())["cells"]
+    assert {e["state"] for e in book.values()} == {"failed", "blocked"}

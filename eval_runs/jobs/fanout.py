@@ -25,6 +25,7 @@ starts them the moment the teacher ends; locally once the teacher cell is done.
 from __future__ import annotations
 
 import signal
+import subprocess
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -263,7 +264,8 @@ class _Runner:
             slurm = replace(self.options.slurm or SlurmOptions(), dependency=dependency)
         try:
             job_id = submit_job(argv, workspace=self.ws, executor=self.options.executor, slurm=slurm)
-        except (JobSpecError, OSError, RuntimeError, ValueError) as exc:  # sbatch refused it: the reason, for good
+        except (JobSpecError, OSError, RuntimeError, ValueError, subprocess.SubprocessError) as exc:
+            # sbatch refused it (a partition that does not exist, a limit): the reason, for good
             entry["attempts"] += 1
             self._failed(cell, f"could not submit: {exc}")
             return

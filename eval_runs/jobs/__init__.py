@@ -16,6 +16,9 @@ Slurm example (a cluster with submitit installed; GPUs for a gpu-small sweep):
 
     python -m eval_runs jobs submit --workspace /shared/ws --executor slurm --slurm-partition gpu \\
         --slurm-gpus-per-node 1 --slurm-timeout-min 240 --slurm-account myproj -- sweep --preset gpu-small --device cuda
+
+runs a whole sweep as one Slurm job; `sweep --executor slurm --max-parallel N` fans it out instead, one job per cell
+(eval_runs/jobs/fanout.py). Typed launches and the command they make: eval_runs/jobs/launch.py.
 """
 from __future__ import annotations
 

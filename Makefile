@@ -1,14 +1,14 @@
 # Capacity Gap Lab — one entry point.
 #   make app        set up .venv and start the app on the bundled data (http://localhost:8501)
 #   make test       set up .venv (+ Debian chromium for the browser test, TeX and poppler for the paper
-#                   tables and PDF figures), run ruff and every test
+#                   tables and PDF figures, Slurm and munge for the cluster test), run ruff and every test
 #   make test-fast  the same without tests marked slow
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup app lint test test-fast browser latex bench clean
+.PHONY: setup app lint test test-fast browser latex slurm bench clean
 
 setup: $(STAMP)
 
@@ -36,10 +36,17 @@ latex:
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq texlive-latex-base texlive-latex-recommended \
 	    poppler-utils >/dev/null; }
 
+# Debian's Slurm and munge: the test suite starts a real single-node Slurm with them (tests/slurm_cluster.py);
+# installed once, as root (a machine without them skips that test and says why).
+slurm:
+	@command -v slurmctld >/dev/null 2>&1 && command -v munged >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq slurm-wlm munge >/dev/null; }
+
 lint: setup
 	$(PY) -m ruff check analysis eval_runs app tests bench
 
-test: setup browser latex lint
+test: setup browser latex slurm lint
 	$(PY) -m pytest -q
 
 test-fast: setup

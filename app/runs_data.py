@@ -1,5 +1,5 @@
-"""The Runs page's glue between the app and the engine's workspace: launch arguments built from form values,
-the finished sweeps and lm-eval runs a workspace holds, and their rows loaded as app data sources.
+"""The Runs page's glue between the app and the engine's workspace: typed launches (eval_runs.jobs.launch) built
+from form values, the finished sweeps and lm-eval runs a workspace holds, and their rows loaded as app data sources.
 
 Nothing here imports torch: the engine runs in job subprocesses (eval_runs.jobs), and finished runs are read
 from their JSON files. Form values are checked here (sizes parse, lists are not empty, names are folder-safe)
@@ -13,17 +13,20 @@ shows as it is.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from analysis import json_io
+from analysis.sizes import format_size
+from eval_runs.jobs.fanout import FanoutOptions
+from eval_runs.jobs.launch import LmevalLaunch, SweepLaunch, job_command
+from eval_runs.jobs.spec import SlurmOptions
+from eval_runs.models import FAMILIES
+from eval_runs.sweep_plan import PRESETS
 from eval_runs.workspace import NAME_PATTERN, workspace_root
 from eval_runs.workspace import check_name as _check_name
 
 SWEEP_PREFIX = "sweep:"  # dataset key of a finished sweep: sweep:<name>
-PRESET_NAMES = ("cpu-tiny", "cpu-small", "gpu-small")  # eval_runs.sweep.PRESETS (not imported: keeps it light)
-FAMILIES = ("llama", "gpt2", "gpt_neox")
-DEVICES = ("cpu", "cuda")
 def check_name(name: str, what: str = "sweep name") -> str:
     """A folder-safe run name (eval_runs.workspace.check_name), surrounding spaces ignored."""
     return _check_name((name or "").strip(), what)
@@ -48,10 +51,6 @@ def parse_sizes(text: str, what: str) -> list[int]:
     return sorted(set(sizes))
 
 
-def _size_text(n: int) -> str:
-    return str(int(n))  # the CLI parses raw counts as well as 1.3M; raw counts round-trip exactly
-
-
 # ------------------------------------------------------------------------------------------ launch arguments
 @dataclass(frozen=True)
 class GridForm:
@@ -74,116 +73,81 @@ class GridForm:
     threads: int = 1  # one torch thread by default: a shared machine stays usable
 
 
-def preset_argv(preset: str, device: str) -> list[str]:
-    if preset not in PRESET_NAMES:
-        raise ValueError(f"unknown preset {preset!r} (expected one of {', '.join(PRESET_NAMES)})")
-    return ["sweep", "--preset", preset, "--device", _device(device), "--no-progress"]
+def preset_launch(preset: str, device: str) -> SweepLaunch:
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r} (expected one of {', '.join(PRESETS)})")
+    return SweepLaunch(PRESETS[preset], device=device, preset_name=preset)
 
 
-def grid_argv(form: GridForm, device: str) -> list[str]:
-    """`sweep` arguments for a custom grid; every pair's teacher/student ratio is checked by the engine's plan."""
+def grid_launch(form: GridForm, device: str) -> SweepLaunch:
+    """A custom grid as a plan; the engine's own checks (SweepPlan, plan_from_dict) apply to it here."""
+    from eval_runs.sweep_plan import plan_from_dict
+
     if form.family not in FAMILIES:
         raise ValueError(f"family {form.family!r}: expected one of {', '.join(FAMILIES)}")
     students = parse_sizes(form.student_params, "Student sizes")
     teachers = parse_sizes(form.teacher_params, "Teacher sizes")
     tokens = parse_sizes(form.data_tokens, "Distillation tokens")
     if max(teachers) <= min(students):
-        raise ValueError(f"Teacher sizes: every teacher ({', '.join(map(_human, teachers))}) is no larger than "
-                         f"the smallest student ({_human(min(students))}); a teacher must be bigger than its student")
+        raise ValueError(f"Teacher sizes: every teacher ({', '.join(map(format_size, teachers))}) is no larger than "
+                         f"the smallest student ({format_size(min(students))}); a teacher must be bigger than its student")
     seeds = [s for s in re.split(r"[,\s]+", form.seeds or "0") if s]
     if not all(s.isdigit() for s in seeds):
         raise ValueError(f"Seeds: expected whole numbers such as 0 1 2, found {form.seeds!r}")
-    argv = ["sweep", "--name", check_name(form.name), "--family", form.family,
-            "--teacher-params", *map(_size_text, teachers), "--student-params", *map(_size_text, students),
-            "--data-tokens", *map(_size_text, tokens), "--seeds", *seeds,
-            "--random-init-baseline", "true" if form.random_init_baseline else "false",
-            "--importance", form.importance, "--threads", str(int(form.threads))]
-    if form.teacher_tokens.strip():
-        argv += ["--teacher-tokens", _size_text(parse_sizes(form.teacher_tokens, "Teacher tokens")[0])]
-    if form.eval_tokens.strip():
-        argv += ["--eval-tokens", _size_text(parse_sizes(form.eval_tokens, "Evaluation tokens")[0])]
-    if form.corpus_max_bytes.strip():
-        argv += ["--corpus-max-bytes", _size_text(parse_sizes(form.corpus_max_bytes, "Corpus bytes")[0])]
-    for option, value in (("--vocab-size", form.vocab_size), ("--seq-len", form.seq_len),
-                          ("--batch-size", form.batch_size)):
-        if value:
-            argv += [option, str(int(value))]
-    _check_plan(argv)
-    return argv + ["--device", _device(device), "--no-progress"]
+    values = {"name": check_name(form.name), "family": form.family, "teacher_params": teachers,
+              "student_params": students, "data_tokens": tokens, "seeds": [int(s) for s in seeds],
+              "random_init_baseline": bool(form.random_init_baseline), "importance": form.importance,
+              "threads": int(form.threads)}
+    for key, text, what in (("teacher_tokens", form.teacher_tokens, "Teacher tokens"),
+                            ("eval_tokens", form.eval_tokens, "Evaluation tokens"),
+                            ("corpus_max_bytes", form.corpus_max_bytes, "Corpus bytes")):
+        if text.strip():
+            values[key] = parse_sizes(text, what)[0]
+    values.update({k: int(v) for k, v in (("vocab_size", form.vocab_size), ("seq_len", form.seq_len),
+                                          ("batch_size", form.batch_size)) if v})
+    return SweepLaunch(plan_from_dict(values, source="the sweep form"), device=device)
 
 
-def distill_argv(teacher_dir: str, student_params: str, data_tokens: str, name: str, device: str) -> list[str]:
-    """One distillation = a one-pair sweep with a local teacher folder: prune the teacher to the student size,
-    distil, evaluate; its row joins the data sources like any sweep's."""
-    if not (teacher_dir or "").strip():
-        raise ValueError("Teacher folder: pick a finished model or type the path of a local Hugging Face folder")
+def distill_launch(teacher: str, student_params: str, data_tokens: str, name: str, device: str) -> SweepLaunch:
+    """One distillation = a one-pair sweep with a given teacher (a local folder or a Hugging Face hub id): prune it
+    to the student size, distil, evaluate; its row joins the data sources like any sweep's."""
+    from eval_runs.checkpoints import check_teacher_source
+    from eval_runs.sweep_plan import plan_from_dict
+
+    if not (teacher or "").strip():
+        raise ValueError("Teacher: pick a finished model, or type a local Hugging Face folder or a hub id")
+    source = check_teacher_source(teacher.strip(), "Teacher")
     student = parse_sizes(student_params, "Student size")
     if len(student) != 1:
         raise ValueError(f"Student size: give one size, found {len(student)}")
     tokens = parse_sizes(data_tokens, "Distillation tokens")
-    teacher = model_params(teacher_dir)
-    if teacher is not None and student[0] >= teacher:
-        raise ValueError(f"Student size: {_human(student[0])} is not smaller than the teacher "
-                         f"({_human(teacher)}); pruning needs a smaller student")
-    return ["sweep", "--name", check_name(name, "run name"), "--teacher-paths", teacher_dir.strip(),
-            "--student-params", _size_text(student[0]), "--data-tokens", *map(_size_text, tokens),
-            "--random-init-baseline", "false", "--min-teacher-ratio", "1.0", "--max-teacher-ratio", "1e9",
-            "--device", _device(device), "--no-progress"]
+    n_teacher = model_params(source)
+    if n_teacher is not None and student[0] >= n_teacher:
+        raise ValueError(f"Student size: {format_size(student[0])} is not smaller than the teacher "
+                         f"({format_size(n_teacher)}); pruning needs a smaller student")
+    plan = plan_from_dict({"name": check_name(name, "run name"), "teacher_paths": [source],
+                           "student_params": student, "data_tokens": tokens, "random_init_baseline": False,
+                           "min_teacher_ratio": 1.0, "max_teacher_ratio": 1e9}, source="the distillation form")
+    return SweepLaunch(plan, device=device)
 
 
-def lmeval_argv(model_dir: str, tasks: list[str], *, limit: int, num_fewshot: int | None, device: str) -> list[str]:
-    if not (model_dir or "").strip():
-        raise ValueError("Model folder: pick a finished model or type the path of a local Hugging Face folder")
-    if not tasks:
-        raise ValueError("Tasks: pick at least one task")
-    argv = ["lmeval", "--model", model_dir.strip(), "--tasks", ",".join(tasks), "--device", _device(device)]
-    if limit:
-        argv += ["--limit", str(int(limit))]
-    if num_fewshot is not None:
-        argv += ["--num-fewshot", str(int(num_fewshot))]
-    return argv
+def with_executor(launch, executor: str, slurm: dict | None, max_parallel: int = 1):
+    """(launch, job executor, job Slurm options): a sweep fans its cells out (locally or on Slurm) and its own job
+    runs here; anything else is one job, local or on Slurm."""
+    options = SlurmOptions(**slurm) if executor == "slurm" and slurm else None
+    if isinstance(launch, SweepLaunch):
+        fanout = FanoutOptions(executor=executor, max_parallel=int(max_parallel), slurm=options)
+        return replace(launch, fanout=fanout), "local", None
+    return launch, executor, options
 
 
-def _device(device: str) -> str:
-    if device not in DEVICES:
-        raise ValueError(f"device {device!r}: expected one of {', '.join(DEVICES)}")
-    return device
-
-
-def _human(n: int) -> str:
-    from analysis.sizes import format_size
-
-    return format_size(n)
-
-
-def _check_plan(argv: list[str]) -> None:
-    """The engine's own plan check (unknown family, empty axes, ...) on the sweep options, without torch."""
-    from eval_runs.sweep import plan_from_dict
-
-    values, key = {}, None
-    for a in argv[1:]:
-        if a.startswith("--"):
-            key = a[2:].replace("-", "_")
-            values[key] = []
-        elif key is not None:
-            values[key].append(a)
-    single = {k: v[0] for k, v in values.items() if k not in ("teacher_params", "student_params", "data_tokens",
-                                                               "seeds")}
-    plan = {**{k: v for k, v in values.items() if k in ("teacher_params", "student_params", "data_tokens")},
-            "seeds": [int(s) for s in values.get("seeds", ["0"])], "name": single.get("name", "sweep"),
-            "family": single.get("family", "llama"), "importance": single.get("importance", "gradient")}
-    try:
-        plan_from_dict(plan, source="the sweep form")
-    except ValueError as error:
-        raise ValueError(str(error)) from None
-
-
-def check_not_running(argv, jobs) -> None:
+def check_not_running(launch, jobs) -> None:
     """Two jobs writing one sweep folder at once would race: ValueError naming the job already running it. The
     runner says which sweep a command writes (JobSpec.name); the app never parses an argv itself."""
     from eval_runs.jobs.spec import build_job_spec
 
-    spec = build_job_spec(list(argv), workspace=workspace_root())
+    argv = job_command(launch) if isinstance(launch, (SweepLaunch, LmevalLaunch)) else list(launch)
+    spec = build_job_spec(argv, workspace=workspace_root())
     if spec.kind != "sweep" or not spec.name:
         return
     for job in jobs:
@@ -217,6 +181,36 @@ def finished_sweeps(workspace=None) -> list[FinishedSweep]:
 
 def sweep_folder(name: str, workspace=None) -> Path:
     return workspace_root(workspace) / "sweeps" / check_name(name)
+
+
+def sweep_cells_table(name: str, workspace=None):
+    """A sweep's cells (cells.json) with their state: "done" when their runs are on disk, else what the sweep's
+    runner last wrote (cell_jobs.json: queued, running, failed, blocked, pending), with attempts, job and message.
+    None for a sweep written before sweeps had cells."""
+    import pandas as pd
+
+    from eval_runs.jobs.fanout import read_cell_jobs
+
+    folder = sweep_folder(name, workspace)
+    try:
+        layout = json_io.read_json(folder / "cells.json")
+    except (OSError, ValueError):
+        return None
+    book = read_cell_jobs(folder)
+    rows = []
+    for cell in layout.get("cells") or []:
+        if not isinstance(cell, dict) or not isinstance(cell.get("cell_id"), str):
+            continue
+        runs = [str(r) for r in cell.get("runs") or []]
+        done_files = ([folder / "students" / r / "result.json" for r in runs] if cell.get("kind") == "students"
+                      else [folder / "teachers" / str(cell.get("teacher")) / "result.json"])
+        entry = book.get(cell["cell_id"]) or {}
+        done = all(p.exists() for p in done_files)
+        rows.append({"cell": cell["cell_id"], "kind": str(cell.get("kind", "")), "distillations": len(runs),
+                     "state": "done" if done else str(entry.get("state") or "pending"),
+                     "attempts": int(entry.get("attempts") or 0), "job": str(entry.get("job_id") or ""),
+                     "message": "" if done else str(entry.get("message") or "")})
+    return pd.DataFrame(rows) if rows else None
 
 
 def sweep_rows_csv(name: str, workspace=None) -> bytes:
@@ -272,7 +266,7 @@ def finished_models(workspace=None) -> list[ModelFolder]:
             continue
         n = info.get("params") or info.get("student_params")
         label = "/".join(result.parent.relative_to(ws).parts)
-        out.append(ModelFolder(label + (f" ({_human(int(n))} params)" if n else ""), str(model), n and int(n)))
+        out.append(ModelFolder(label + (f" ({format_size(int(n))} params)" if n else ""), str(model), n and int(n)))
     return out
 
 

@@ -2,8 +2,11 @@
 
     python -m eval_runs sweep --preset cpu-tiny --workspace DIR [--device cpu|cuda] [--threads 1]
     python -m eval_runs sweep --plan plan.toml --workspace DIR [--max-minutes 60]
-    python -m eval_runs sweep --resume NAME --workspace DIR [--max-minutes 60]   (continue a stopped sweep)
+    python -m eval_runs sweep --preset cpu-tiny --max-parallel 2 [--executor slurm --slurm-partition P ...]
+    python -m eval_runs sweep --resume NAME --workspace DIR [--max-minutes 60]   (only what is missing; with the plan
+                                                                               it was started with)
     python -m eval_runs sweep --teacher-params 1M 2M --student-params 250K --data-tokens 500K --workspace DIR
+    python -m eval_runs sweep-cell --sweep NAME --cell ID --workspace DIR   (one cell: what a fanned-out sweep's jobs run)
     python -m eval_runs results --workspace DIR --out results.csv
     python -m eval_runs pretrain --workspace DIR --name teacher --params 1.1M [--n-tokens 2M ...]
     python -m eval_runs prune --teacher DIR --params 220K --out DIR [--importance gradient|magnitude]
@@ -74,15 +77,31 @@ def build_parser() -> argparse.ArgumentParser:
     from eval_runs.sweep import PRESETS
     src.add_argument("--preset", choices=sorted(PRESETS), help=" | ".join(PRESETS))
     src.add_argument("--plan", help="a TOML plan file (keys: the fields of eval_runs.sweep.SweepPlan)")
-    src.add_argument("--resume", metavar="NAME", type=name_arg,
-                     help="continue the sweep NAME of the workspace with the plan it was started with")
+    src.add_argument("--resume", type=name_arg, metavar="NAME",
+                     help="go on with the sweep NAME of the workspace, as it recorded its plan (only what is missing "
+                          "runs; cells still queued or running are kept)")
     p.add_argument("--max-minutes", type=float, default=0,
-                   help="start no new cell after this many minutes (the sweep stops cleanly; --resume continues)")
+                   help="start no new cell after this many minutes (the sweep stops cleanly; --resume continues); "
+                        "for a sweep run in this process (local, --max-parallel 1)")
     p.add_argument("--no-progress", action="store_true", help="no tqdm bars (for logs)")
+    p.add_argument("--executor", choices=("local", "slurm"), default="local",
+                   help="where the cells run: local (this machine) or slurm (one job per cell through submitit)")
+    p.add_argument("--max-parallel", type=int, default=1,
+                   help="cells queued or running at once (default 1: locally, the sweep runs in this process)")
+    p.add_argument("--max-requeues", type=int, default=3,
+                   help="times a cell stopped by the scheduler (preemption, time limit, scancel) is submitted again")
+    from eval_runs.jobs import add_slurm_options
+    add_slurm_options(p, skip=("dependency",))
     p.add_argument("--workspace", default=None, help="workspace folder (default: $CAPGAP_HOME or ./workspace)")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default: cpu)")
     from eval_runs.sweep import _SIZE_FIELDS, SweepPlan
     add_override_options(p, SweepPlan, prefix="plan_", text_fields=tuple(_SIZE_FIELDS))
+
+    p = sub.add_parser("sweep-cell", help="run one cell of a prepared sweep (what a sweep's jobs run)")
+    p.add_argument("--sweep", required=True, type=name_arg, help="the sweep's name (its plan.json is read)")
+    p.add_argument("--cell", required=True, type=name_arg, help="the cell id (see <sweep>/cells.json)")
+    p.add_argument("--no-progress", action="store_true", help="no tqdm bars")
+    _common(p)
 
     p = sub.add_parser("results", help="export every finished run's rows (distillation-results contract) to CSV")
     p.add_argument("--out", required=True, help="CSV file to write")
@@ -150,9 +169,10 @@ def sweep_plan_from_args(args: argparse.Namespace):
     """The sweep's plan: the preset or plan file (if any) with every option given on the command line on top."""
     from dataclasses import asdict
 
-    from eval_runs.sweep import SweepPlan, plan_from_dict, preset, read_plan, recorded_plan
+    from eval_runs.sweep import SweepPlan, plan_from_dict, preset, read_plan
     overrides = overrides_from_options(SweepPlan, args, prefix="plan_")
     if getattr(args, "resume", None):
+        from eval_runs.sweep_cells import recorded_plan
         changed = sorted(set(overrides) - {"threads"})
         if changed:
             raise ValueError(f"--resume keeps the plan the sweep was started with; remove {', '.join(changed)} "
@@ -161,6 +181,37 @@ def sweep_plan_from_args(args: argparse.Namespace):
                               source=f"sweep {args.resume}")
     base = preset(args.preset) if args.preset else read_plan(args.plan) if args.plan else None
     return plan_from_dict({**(asdict(base) if base else {}), **overrides}, source="sweep options")
+
+
+def _sweep(args) -> int:
+    """In this process (local, one cell at a time), or fanned out as jobs (several at once, or on Slurm)."""
+    plan = sweep_plan_from_args(args)
+    if args.executor == "local" and args.max_parallel == 1:
+        from eval_runs.sweep import run_sweep
+
+        _device(args)
+        folder = run_sweep(plan, workspace=args.workspace, device=args.device, progress=not args.no_progress,
+                           max_minutes=args.max_minutes)
+        status = json.loads((folder / "status.json").read_text(encoding="utf-8"))
+        if status["state"] == "stopped":
+            print(f"sweep stopped: {status['step']}/{status['n_steps']} distillations done, {status['cells_left']} "
+                  f"of {status['n_cells']} cells left; continue with: python -m eval_runs sweep --resume "
+                  f"{plan.name}" + (f" --workspace {args.workspace}" if args.workspace else ""))
+        else:
+            print(f"sweep finished: {folder}")
+        return 0
+    if args.max_minutes:
+        raise ValueError("--max-minutes stops a sweep run in this process (local, --max-parallel 1); a fanned-out "
+                         "sweep is stopped by cancelling its job, and `sweep --resume NAME` continues it")
+    from eval_runs.jobs import slurm_options_from_args
+    from eval_runs.jobs.fanout import FanoutOptions, run_fanout
+
+    options = FanoutOptions(executor=args.executor, max_parallel=args.max_parallel, max_requeues=args.max_requeues,
+                            slurm=slurm_options_from_args(args) if args.executor == "slurm" else None)
+    result = run_fanout(plan, workspace=args.workspace, device=args.device, options=options)
+    print(f"sweep {result.state}: {result.root}" + (f" (cells not done: {', '.join(result.failed)}; see its "
+                                                    f"log.txt)" if result.failed else ""))
+    return {"succeeded": 0, "cancelled": 130}.get(result.state, 1)
 
 
 def _distill(args, device) -> int:
@@ -215,20 +266,12 @@ def run(argv: list[str] | None = None) -> int:
                          f"torchrun / accelerate launch (found WORLD_SIZE={os.environ['WORLD_SIZE']})")
 
     if args.command == "sweep":
-        from eval_runs.sweep import run_sweep
-        plan = sweep_plan_from_args(args)
-        _device(args)
-        if args.max_minutes < 0:
-            raise ValueError(f"--max-minutes must be >= 0 (0 = no limit), found {args.max_minutes:g}")
-        folder = run_sweep(plan, workspace=args.workspace, device=args.device, progress=not args.no_progress,
-                           max_minutes=args.max_minutes)
-        status = json.loads((folder / "status.json").read_text(encoding="utf-8"))
-        if status["state"] == "stopped":
-            print(f"sweep stopped: {status['step']}/{status['n_steps']} distillations done, {status['cells_left']} "
-                  f"of {status['n_cells']} cells left; continue with: python -m eval_runs sweep --resume "
-                  f"{plan.name}" + (f" --workspace {args.workspace}" if args.workspace else ""))
-        else:
-            print(f"sweep finished: {folder}")
+        return _sweep(args)
+    if args.command == "sweep-cell":
+        from eval_runs.sweep_cells import run_cell_command
+        run_cell_command(args.sweep, args.cell, workspace=args.workspace, device=args.device,
+                         progress=not args.no_progress)
+        print(f"cell {args.cell} of sweep {args.sweep}: done")
         return 0
     if args.command == "results":
         from eval_runs.results import write_results_csv

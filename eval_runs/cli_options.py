@@ -106,3 +106,20 @@ def add_override_options(parser: argparse.ArgumentParser, cls, *, prefix: str,
 
 def overrides_from_options(cls, args: argparse.Namespace, *, prefix: str) -> dict:
     return {f.name: getattr(args, prefix + f.name) for f in fields(cls) if hasattr(args, prefix + f.name)}
+
+
+def options_of(obj, *, base=None) -> list[str]:
+    """The inverse of add_override_options: `--field value...` for every field of the frozen dataclass `obj` whose
+    value differs from `base`'s (or from the field's default when no base), as the CLI parses them back."""
+    out: list[str] = []
+    for f in fields(obj):
+        value = getattr(obj, f.name)
+        reference = getattr(base, f.name) if base is not None else (f.default if f.default is not MISSING else None)
+        if value == reference:
+            continue
+        values = list(value) if isinstance(value, (tuple, list)) else [value]
+        if not values:
+            raise ValueError(f"{f.name}: an empty list cannot be written as an option (give at least one value)")
+        out += ["--" + f.name.replace("_", "-"),
+                *(("true" if v else "false") if isinstance(v, bool) else str(v) for v in values)]
+    return out

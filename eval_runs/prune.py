@@ -37,6 +37,9 @@ class PruneConfig:
 # --------------------------------------------------------------------------------------------------------------
 # Where each kind of unit lives in a family's parameters
 
+NEOX_HEADS = ("embed_out.weight", "lm_head.weight")  # GPT-NeoX's output head, by transformers version
+
+
 @dataclass(frozen=True)
 class _Axis:
     """One indexed axis of one parameter: which units its positions belong to."""
@@ -110,8 +113,9 @@ def _axes(shape: ModelShape) -> list[_Axis]:
         add("gpt_neox.embed_in.weight", 1, "hidden", -1, hidden, True)
         for nm in ("gpt_neox.final_layer_norm.weight", "gpt_neox.final_layer_norm.bias"):
             add(nm, 0, "hidden", -1, hidden)
-        if not shape.tie_embeddings:
-            add("embed_out.weight", 1, "hidden", -1, hidden)
+        if not shape.tie_embeddings:  # Pythia's untied head: embed_out before transformers 5, lm_head since
+            for head in NEOX_HEADS:
+                add(head, 1, "hidden", -1, hidden)
         for i in range(shape.n_layers):
             p = f"gpt_neox.layers.{i}."
             for nm in ("input_layernorm", "post_attention_layernorm"):
@@ -207,6 +211,8 @@ def _accumulate(shape: ModelShape, values: dict[str, torch.Tensor], *, writers_o
     layers = torch.zeros(shape.n_layers, dtype=torch.float64)
     for a in _axes(shape):
         if writers_only and not a.writer:
+            continue
+        if a.name in NEOX_HEADS and a.name not in values:  # the other spelling of GPT-NeoX's head
             continue
         v = values[a.name].double()
         other = [i for i in range(v.dim()) if i != a.dim]

@@ -22,7 +22,8 @@ from analysis import json_io
 from analysis.atomic_io import write_json_atomic, write_text_atomic
 
 SCHEMA_VERSION = 1
-STATES = ("queued", "running", "succeeded", "failed", "stopped")  # stopped: a sweep out of its time budget
+STATES = ("queued", "running", "succeeded", "failed", "stopped", "cancelled")  # stopped: out of its time budget;
+# cancelled: a fanned-out sweep whose runner was stopped
 
 
 @dataclass(frozen=True)

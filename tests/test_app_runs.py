@@ -108,21 +108,47 @@ def test_the_slurm_executor_shows_its_options_and_keeps_them_in_the_url(workspac
     assert at.query_params["r_exec"] == "slurm" and at.query_params["r_part"] == "gpu"
 
 
-def test_form_values_become_the_sweep_command_line():
-    from app.runs_data import GridForm, distill_argv, grid_argv, preset_argv
+def test_form_values_become_a_typed_launch_and_one_function_makes_its_command(tmp_path):
+    from app.runs_data import GridForm, LmevalLaunch, distill_launch, grid_launch, preset_launch, with_executor
+    from eval_runs.jobs.launch import job_command
 
-    argv = grid_argv(GridForm(name="g", student_params="50K 30K", teacher_params="160K,80K", data_tokens="2K",
-                              teacher_tokens="4K", vocab_size=300, random_init_baseline=False), "cpu")
+    launch = grid_launch(GridForm(name="g", student_params="50K 30K", teacher_params="160K,80K", data_tokens="2K",
+                                  teacher_tokens="4K", vocab_size=300, random_init_baseline=False), "cpu")
+    assert launch.plan.student_params == (30_000, 50_000) and launch.plan.teacher_tokens == 4000
+    assert launch.plan.vocab_size == 300 and launch.plan.random_init_baseline is False
+    argv = job_command(launch)
     assert argv[:3] == ["sweep", "--name", "g"]
     assert argv[argv.index("--student-params") + 1:argv.index("--student-params") + 3] == ["30000", "50000"]
-    assert argv[argv.index("--teacher-tokens") + 1] == "4000" and argv[argv.index("--vocab-size") + 1] == "300"
     assert argv[argv.index("--random-init-baseline") + 1] == "false" and argv[-3:] == ["--device", "cpu",
                                                                                       "--no-progress"]
-    assert preset_argv("cpu-tiny", "cuda")[:3] == ["sweep", "--preset", "cpu-tiny"]
-    one = distill_argv("/t/model", "50K", "40K", "d1", "cpu")
-    assert one[one.index("--teacher-paths") + 1] == "/t/model" and "--random-init-baseline" in one
+    assert job_command(preset_launch("cpu-tiny", "cuda"))[:5] == ["sweep", "--preset", "cpu-tiny", "--device", "cuda"]
+    one = distill_launch("EleutherAI/pythia-160m", "50K", "40K", "d1", "cpu")
+    assert one.plan.teacher_paths == ("EleutherAI/pythia-160m",) and one.plan.random_init_baseline is False
     with pytest.raises(ValueError, match="give one size"):
-        distill_argv("/t/model", "50K 60K", "40K", "d1", "cpu")
+        distill_launch(str(tmp_path), "50K 60K", "40K", "d1", "cpu")
+    with pytest.raises(ValueError, match="hub id"):
+        distill_launch("owner/../../etc", "50K", "40K", "d1", "cpu")
+    # a sweep on Slurm: its own job runs here, its cells go to Slurm with the form's options
+    fanned, executor, slurm = with_executor(launch, "slurm", {"partition": "gpu", "timeout_min": 30}, 4)
+    assert (executor, slurm) == ("local", None)
+    argv = job_command(fanned)
+    assert argv[argv.index("--executor") + 1] == "slurm" and argv[argv.index("--max-parallel") + 1] == "4"
+    assert argv[argv.index("--slurm-partition") + 1] == "gpu" and argv[argv.index("--slurm-timeout-min") + 1] == "30"
+    lmeval, executor, slurm = with_executor(LmevalLaunch("/m", ("t",), limit=5), "slurm", {"partition": "gpu"})
+    assert executor == "slurm" and slurm.partition == "gpu"
+    assert job_command(lmeval) == ["lmeval", "--model", "/m", "--tasks", "t", "--device", "cpu", "--limit", "5"]
+
+
+def test_the_app_takes_its_choices_from_the_engine():
+    from app import runs_forms
+    from eval_runs.models import FAMILIES
+    from eval_runs.sweep_plan import PRESET_NOTES, PRESETS
+
+    from eval_runs.prune import IMPORTANCE_METHODS
+
+    assert runs_forms.FAMILIES is FAMILIES and runs_forms.PRESETS is PRESETS
+    assert set(PRESET_NOTES) == set(PRESETS)
+    assert runs_forms.IMPORTANCE_METHODS == IMPORTANCE_METHODS  # the plan's copy (no torch) equals the pruner's
 
 
 # ------------------------------------------------------------------------------------------ the jobs table
@@ -179,6 +205,40 @@ def test_a_failed_sweep_can_be_resumed_from_the_page(workspace):
     assert len(jobs) == 2 and jobs[1].argv == jobs[0].argv  # the same command again
     assert at.selectbox(key="_w_runs_job").value == jobs[1].job_id
     wait_for_job(None, jobs[1].job_id, timeout_seconds=120)
+
+
+def test_a_fanned_out_sweep_is_one_job_with_its_cells_under_it(workspace):
+    from eval_runs.jobs.registry import JobRegistry, update_status
+    from eval_runs.jobs.spec import build_job_spec
+
+    registry = JobRegistry(workspace)
+    sweep = registry.create(build_job_spec(["sweep", "--name", "fan", "--teacher-params", "1M", "--student-params",
+                                            "500K", "--data-tokens", "1M", "--max-parallel", "2"],
+                                           workspace=workspace))
+    cell = registry.create(build_job_spec(["sweep-cell", "--sweep", "fan", "--cell", "T1M-D1M-s0"],
+                                          workspace=workspace))
+    for job_id, state in ((sweep, "failed"), (cell, "failed")):
+        update_status(registry.job_dir(job_id), state=state, message="the command exited with code 1")
+    (registry.job_dir(cell) / "log.txt").write_text("cell: loading teacher\nValueError: boom\n")
+    folder = workspace / "sweeps" / "fan"
+    (folder / "teachers" / "T1M").mkdir(parents=True)
+    (folder / "teachers" / "T1M" / "result.json").write_text("{}")
+    (folder / "cells.json").write_text(json.dumps({"cells": [
+        {"cell_id": "teacher-T1M", "kind": "teacher", "teacher": "T1M", "runs": []},
+        {"cell_id": "T1M-D1M-s0", "kind": "students", "teacher": "T1M", "runs": ["T1M-S500K-D1M-pruned-s0"]}]}))
+    (folder / "cell_jobs.json").write_text(json.dumps({"cells": {"T1M-D1M-s0": {
+        "job_id": cell, "attempts": 2, "state": "failed", "message": "<b>boom</b> exit code 1"}}}))
+    at = open_app(page=RUNS)
+    assert_no_traceback(at)
+    assert jobs_table(at)["job"].tolist() == [sweep]  # the cell's job is shown with its sweep, not beside it
+    assert "1 sweep cell jobs" in all_text(at)
+    cells = next(d.value for d in at.dataframe if "cell" in d.value.columns)
+    assert cells["cell"].tolist() == ["teacher-T1M", "T1M-D1M-s0"]
+    assert cells["state"].tolist() == ["done", "failed"] and cells["attempts"].tolist() == [0, 2]
+    assert cells["message"].tolist()[1] == "<b>boom</b> exit code 1"  # text from data stays text (a table cell)
+    assert "Resume" in [b.label for b in at.button]
+    assert at.selectbox(key="cell_log_fan").value == "T1M-D1M-s0"
+    assert any("ValueError: boom" in c.value for c in at.code)  # the failing cell's log, one click away
 
 
 # ------------------------------------------------------------------------------------------ finished results

@@ -16,6 +16,9 @@ Slurm example (a cluster with submitit installed; GPUs for a gpu-small sweep):
 
     python -m eval_runs jobs submit --workspace /shared/ws --executor slurm --slurm-partition gpu \\
         --slurm-gpus-per-node 1 --slurm-timeout-min 240 --slurm-account myproj -- sweep --preset gpu-small --device cuda
+
+runs a whole sweep as one Slurm job; `sweep --executor slurm --max-parallel N` fans it out instead, one job per cell
+(eval_runs/jobs/fanout.py). Typed launches and the command they make: eval_runs/jobs/launch.py.
 """
 from __future__ import annotations
 
@@ -119,9 +122,7 @@ def add_jobs_arguments(subparsers) -> argparse.ArgumentParser:
     p = sub.add_parser("submit", help="start `python -m eval_runs SUBCOMMAND ARGS...` as a job; prints its id")
     ws(p)
     p.add_argument("--executor", choices=("local", "slurm"), default="local", help="where it runs (default local)")
-    for f in fields(SlurmOptions):
-        p.add_argument("--slurm-" + f.name.replace("_", "-"), dest="slurm_" + f.name, type=type(f.default),
-                       default=f.default, help=f"Slurm: {f.name} (default {f.default!r})")
+    add_slurm_options(p)
     p.add_argument("job_argv", nargs=argparse.REMAINDER, help="-- SUBCOMMAND ARGS... (e.g. -- sweep --preset cpu-tiny)")
     for name in ("list",):
         p = sub.add_parser(name, help="every job of the workspace")
@@ -141,6 +142,22 @@ def add_jobs_arguments(subparsers) -> argparse.ArgumentParser:
     return jobs
 
 
+def add_slurm_options(parser: argparse.ArgumentParser, skip: tuple[str, ...] = ()) -> None:
+    """--slurm-<field> for every field of SlurmOptions (its help text from the field's comment)."""
+    from eval_runs.cli_options import field_comments
+
+    helps = field_comments(SlurmOptions)
+    for f in fields(SlurmOptions):
+        if f.name not in skip:
+            parser.add_argument("--slurm-" + f.name.replace("_", "-"), dest="slurm_" + f.name, type=type(f.default),
+                                default=f.default, help=f"Slurm: {helps.get(f.name, f.name)} (default {f.default!r})")
+
+
+def slurm_options_from_args(args: argparse.Namespace) -> SlurmOptions:
+    return SlurmOptions(**{f.name: getattr(args, "slurm_" + f.name) for f in fields(SlurmOptions)
+                           if hasattr(args, "slurm_" + f.name)})
+
+
 def run_jobs_command(args: argparse.Namespace) -> int:
     """Run a parsed `jobs ...` command; returns the exit code (2 with a one-line error for bad input)."""
     try:
@@ -158,7 +175,7 @@ def _cmd_submit(args) -> int:
         raise JobSpecError("nothing to run: give the command after --, e.g. jobs submit -- sweep --preset cpu-tiny")
     slurm = None
     if args.executor == "slurm":
-        slurm = SlurmOptions(**{f.name: getattr(args, "slurm_" + f.name) for f in fields(SlurmOptions)})
+        slurm = slurm_options_from_args(args)
     module = "eval_runs"
     if argv[0] in ("job_probe", "eval_runs.job_probe", "eval_runs.jobs.probe"):  # the runner's test command
         module, argv = "eval_runs.jobs.probe", argv[1:]

@@ -69,6 +69,8 @@ class SlurmExecutor:
             params["slurm_partition"] = o.partition  # slurm_* settings are ignored by the local/debug clusters
         if o.account:
             params["slurm_account"] = o.account
+        if o.dependency:
+            params["slurm_dependency"] = o.dependency
         executor.update_parameters(**params)
         return executor
 
@@ -77,6 +79,10 @@ class SlurmExecutor:
 
         job_dir = registry.job_dir(job_id)
         executor = self.make_submitit_executor(job_dir / "submitit")
+        if spec.kind == "sweep-cell" and self.options.cluster == "slurm":
+            # the sweep's runner submits a killed cell again (and withdraws the cells waiting on it): Slurm's own
+            # requeue would run the cell twice at once
+            executor.update_parameters(slurm_additional_parameters={"no-requeue": True})
         fn = CommandFunction(worker_command(job_dir), verbose=False, cwd=str(repo_root()), env=child_env())
         job = executor.submit(fn)
         registry.set_external_id(job_id, str(job.job_id))
@@ -94,6 +100,26 @@ class SlurmExecutor:
                 check=False)
             return
         signal_worker_group(status)
+
+
+SLURM_ENDED = ("BOOT_FAIL", "CANCELLED", "COMPLETED", "DEADLINE", "FAILED", "NODE_FAIL", "OUT_OF_MEMORY", "PREEMPTED",
+               "TIMEOUT", "SPECIAL_EXIT")
+
+
+def slurm_job_state(external_id: str) -> str:
+    """Slurm's state of a job from squeue (no accounting database needed): PENDING, RUNNING, CANCELLED, ... "GONE"
+    when Slurm no longer knows the id, "" when squeue cannot be asked (not installed, no answer)."""
+    if not external_id.isdigit():
+        return ""
+    try:
+        done = subprocess.run(["squeue", "-h", "-t", "all", "-j", external_id, "-o", "%T"], capture_output=True,
+                              text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    if done.returncode != 0:
+        return "GONE" if "invalid job id" in done.stderr.lower() else ""
+    states = done.stdout.split()
+    return states[0] if states else "GONE"
 
 
 def executor_for(spec: JobSpec) -> Executor:

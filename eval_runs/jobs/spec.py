@@ -27,7 +27,7 @@ SCHEMA_VERSION = 1
 EXECUTORS = ("local", "slurm")
 
 # Subcommands of `python -m eval_runs` a job may run ("jobs" itself is left out: no job launches jobs).
-ENGINE_SUBCOMMANDS = ("sweep", "results", "pretrain", "prune", "distill", "evaluate", "lmeval")
+ENGINE_SUBCOMMANDS = ("sweep", "sweep-cell", "results", "pretrain", "prune", "distill", "evaluate", "lmeval")
 # module -> allowed subcommands (None: any arguments). The probe is a tiny command for testing the runner.
 # ("eval_runs.job_probe" is the probe's path before the runner moved to eval_runs.jobs: job records keep it.)
 ALLOWED_MODULES: dict[str, tuple[str, ...] | None] = {"eval_runs": ENGINE_SUBCOMMANDS, "eval_runs.jobs.probe": None,
@@ -39,6 +39,8 @@ TASK_DIR_OPTIONS = ("--include-path",)  # lm-eval task folders (*.yaml)
 INPUT_FILE_OPTIONS = ("--plan",)  # files read by the command
 INPUT_ANY_OPTIONS = ("--corpus-paths",)  # files or folders read by the command (nargs +)
 OUTPUT_OPTIONS = ("--out",)  # written by the command: the parent folder must exist and be writable
+TEACHER_OPTIONS = ("--teacher-paths",)  # a sweep's given teachers: local folders or Hugging Face hub ids (nargs +)
+NAME_OPTIONS = ("--name", "--sweep", "--cell", "--resume")  # folder names under the workspace (check_name)
 PATH_OPTIONS = MODEL_DIR_OPTIONS + TASK_DIR_OPTIONS + INPUT_FILE_OPTIONS + INPUT_ANY_OPTIONS + OUTPUT_OPTIONS
 
 
@@ -46,7 +48,17 @@ class JobSpecError(ValueError):
     """A job spec that cannot run: bad executor, module, subcommand or path. The message says what to fix."""
 
 
+DEVICE_NAME = re.compile(r"^(cpu|auto|cuda(:[0-9]{1,3})?)$")  # what --device may say (the engine checks it exists)
+
+
+def check_device_name(device: str) -> str:
+    if not isinstance(device, str) or not DEVICE_NAME.match(device):
+        raise JobSpecError(f"--device {device!r}: expected cpu, cuda, cuda:N or auto")
+    return device
+
+
 SLURM_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")  # partitions and accounts: no spaces, no newlines
+SLURM_DEPENDENCY = re.compile(r"^(afterok(:[0-9]{1,12}){1,256})?$")  # written into an #SBATCH line: digits only
 SLURM_CLUSTERS = ("slurm", "local", "debug")  # submitit's clusters
 SLURM_LIMITS = {"gpus_per_node": (0, 64), "timeout_min": (1, 60 * 24 * 365), "cpus_per_task": (1, 1024),
                 "mem_gb": (0, 1 << 16)}  # what a job may ask for: ranges no cluster's node exceeds
@@ -63,6 +75,7 @@ class SlurmOptions:
     cpus_per_task: int = 2  # CPU cores for the worker and its command
     mem_gb: int = 0  # memory in GB (0: the partition's default)
     cluster: str = "slurm"  # submitit cluster: slurm on a cluster; local or debug run the same code path here
+    dependency: str = ""  # afterok:ID[:ID...]: start only once these Slurm jobs succeeded (a sweep's later cells)
 
     def __post_init__(self) -> None:
         """Every value is checked here, whoever built the options (a form, a link, a spec file on disk): submitit
@@ -73,6 +86,8 @@ class SlurmOptions:
             if not isinstance(value, str) or (value and not SLURM_NAME.match(value)):
                 raise JobSpecError(f"slurm {name} {value!r}: expected a Slurm name (letters, digits, '.', '_', '-'; "
                                    f"up to 64 characters) or empty for the cluster's default")
+        if not isinstance(self.dependency, str) or not SLURM_DEPENDENCY.match(self.dependency):
+            raise JobSpecError(f"slurm dependency {self.dependency!r}: expected afterok:JOBID[:JOBID...] or empty")
         if self.cluster not in SLURM_CLUSTERS:
             raise JobSpecError(f"slurm cluster {self.cluster!r}: expected one of {', '.join(SLURM_CLUSTERS)}")
         for name, (lo, hi) in SLURM_LIMITS.items():
@@ -111,6 +126,8 @@ class JobSpec:
         args = list(self.argv)
         if self.kind == "sweep":
             return _sweep_name(args) or ""
+        if self.kind == "sweep-cell":
+            return _option_value(args, "--sweep") or ""
         if self.kind in ("pretrain", "distill"):
             return _option_value(args, "--name") or ""
         if self.kind == "lmeval" and _option_value(args, "--model"):
@@ -122,6 +139,8 @@ class JobSpec:
         """What the job runs, in a few words: 'sweep cpu-tiny', 'lm-eval T150K/model on capgap_pydoc_cloze'."""
         if self.kind == "probe":
             return f"{self.module} {' '.join(self.argv)}"[:80]
+        if self.kind == "sweep-cell":
+            return f"cell {_option_value(list(self.argv), '--cell') or ''} of sweep {self.name}"
         if self.kind == "lmeval":
             return f"lm-eval {self.name} on {_option_value(list(self.argv), '--tasks') or ''}".strip()
         return f"{self.kind} {self.name}".strip()
@@ -164,11 +183,13 @@ def build_job_spec(argv: list[str] | tuple[str, ...], *, workspace: str | os.Pat
     args = check_argv(argv, module)
     if module == "eval_runs":
         args = resolve_paths(args)
-        for name in _option_values(args, "--name"):
+        for option, name in [(o, v) for o in NAME_OPTIONS for v in _option_values(args, o)]:
             try:
-                check_name(name, "--name")
+                check_name(name, option)
             except ValueError as exc:
                 raise JobSpecError(str(exc)) from None
+        for device in _option_values(args, "--device"):
+            check_device_name(device)
         if "--workspace" not in args:
             args += ["--workspace", str(ws)]
     run_ws = Path(_option_value(args, "--workspace") or ws)
@@ -211,7 +232,12 @@ def resolve_paths(args: list[str]) -> list[str]:
     i = 0
     while i < len(out):
         opt = out[i]
-        if opt in PATH_OPTIONS or opt == "--workspace":
+        if opt in TEACHER_OPTIONS:  # local folders (resolved) or hub ids, several values
+            i += 1
+            while i < len(out) and not out[i].startswith("--"):
+                out[i] = _check_teacher(opt, out[i])
+                i += 1
+        elif opt in PATH_OPTIONS or opt == "--workspace":
             j = i + 1
             if j >= len(out) or out[j].startswith("--"):
                 raise JobSpecError(f"{opt} needs a value")
@@ -270,6 +296,20 @@ def check_path(option: str, value: str) -> Path:
     return path
 
 
+def _check_teacher(option: str, value: str) -> str:
+    """A teacher checkpoint: an existing local folder (resolved, with config.json) or a well-formed hub id."""
+    from eval_runs.checkpoints import check_teacher_source, is_path_like
+
+    if value.startswith("-"):
+        raise JobSpecError(f"{option}: a teacher may not begin with '-' (found {value!r})")
+    if is_path_like(value):
+        return str(check_path("--teacher", value))
+    try:
+        return check_teacher_source(value, option)
+    except ValueError as exc:
+        raise JobSpecError(str(exc)) from None
+
+
 def _check_plan(path: Path) -> None:
     """A sweep plan parses, and the paths inside it (teachers, corpus) exist."""
     from eval_runs.sweep import read_plan
@@ -279,7 +319,7 @@ def _check_plan(path: Path) -> None:
     except ValueError as exc:
         raise JobSpecError(f"--plan {path}: {exc}") from None
     for p in plan.teacher_paths:  # relative paths in a plan are relative to where the engine runs, as there
-        check_path("--teacher", p)
+        _check_teacher("--plan teacher_paths", p)
     for p in plan.corpus_paths:
         check_path("--corpus-paths", p)
 

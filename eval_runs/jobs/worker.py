@@ -7,8 +7,10 @@ It makes itself a process-group leader (the child joins its group, so `cancel` s
 state=running with its pid, host and start time, starts the command as an argument list, writes every output line
 to log.txt, and every HEARTBEAT_SECONDS rewrites status.json with a heartbeat and the progress: the `progress`
 field of the engine's status.json when the command writes one, else the last tqdm-like "k/n" or "p%|" on the log.
-At the end it writes succeeded / failed / cancelled with the exit code and the result paths. SIGTERM (cancel) is
-forwarded to the command, which gets CANCEL_GRACE_SECONDS before a SIGKILL. If the worker itself is killed, the
+At the end it writes succeeded / failed / cancelled with the exit code and the result paths. SIGTERM (cancel, or the
+scheduler's scancel / preemption / time limit; SIGUSR2, Slurm's warning before those) is forwarded to the
+command, which gets CANCEL_GRACE_SECONDS before a SIGKILL; the final state is "cancelled", with a message that
+says whether the user asked for it (the `cancel` file) or a signal came. If the worker itself is killed, the
 command gets SIGTERM from the kernel (PR_SET_PDEATHSIG) and the registry notices the dead pid.
 """
 from __future__ import annotations
@@ -28,6 +30,7 @@ from eval_runs.jobs.processes import child_env, process_start_time, repo_root
 from eval_runs.jobs.registry import HEARTBEAT_SECONDS, JobRegistry, now_iso, update_status
 from eval_runs.jobs.spec import JobSpec, check_argv
 
+STOPPED_BY_SIGNAL = "stopped by a signal (the scheduler: preemption, time limit or scancel)"
 CANCEL_GRACE_SECONDS = 10.0  # after SIGTERM, how long the command may take to stop before SIGKILL
 _TQDM_COUNT = re.compile(r"(\d+)/(\d+) \[")  # "  3/10 [00:01<00:02, ..." (tqdm's bar suffix)
 _TQDM_PERCENT = re.compile(r"(\d{1,3})%\|")  # " 30%|###       |"
@@ -111,6 +114,7 @@ class _Worker:
             pass
         signal.signal(signal.SIGTERM, self.on_sigterm)
         signal.signal(signal.SIGINT, self.on_sigterm)
+        signal.signal(signal.SIGUSR2, self.on_sigterm)  # Slurm's warning before a time limit or a preemption
         if cancel_marker.exists():
             self.status(state="cancelled", finished_at=now_iso(), message="cancelled before it started")
             return 0
@@ -146,7 +150,8 @@ class _Worker:
         self.stop.set()
         beat.join()
         state = "cancelled" if (self.cancelled or cancel_marker.exists()) else ("succeeded" if code == 0 else "failed")
-        message = {"cancelled": "cancelled by the user", "succeeded": "",
+        by_user = cancel_marker.exists()
+        message = {"cancelled": "cancelled by the user" if by_user else STOPPED_BY_SIGNAL, "succeeded": "",
                    "failed": f"the command exited with code {code}; see the last log lines"}[state]
         log.write(f"[job {state}, exit code {code}]\n")
         log.close()

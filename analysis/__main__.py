@@ -292,6 +292,21 @@ def cmd_compare(args: argparse.Namespace) -> int:
         print(f"note: {note}", file=sys.stderr)
     for refusal in result.refused:
         print(f"not compared: {refusal.reason}", file=sys.stderr)
+    if args.table:
+        from analysis.paper_tables import comparison_table
+
+        if not result.comparisons:
+            print("error: nothing was compared, so there is no table (see the reasons above)", file=sys.stderr)
+            return 2
+        from analysis import __version__
+        from analysis.paired import CORRECTION_LABELS
+        from analysis.paper_tables import render_table
+
+        caption = (f"paired comparison from per-document logs; {100 * (1 - args.alpha):g}% intervals; p-values "
+                   f"adjusted by {CORRECTION_LABELS[args.correction]}; runs {', '.join(map(str, args.runs))}; "
+                   f"Capacity Gap Lab {__version__}")
+        print(render_table(*comparison_table(result.frame(), alpha=args.alpha), args.table, caption=caption), end="")
+        return 0
     if args.json:
         _print_json(result.to_dict())
         return 0
@@ -406,6 +421,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the difference the power line is about, in the metric's units (default: 0.01, one point, "
                         "for 0/1 metrics; the observed difference for continuous ones)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--table", choices=["latex", "markdown"],
+                   help="print a paper-ready table instead: a LaTeX booktabs tabular or a Markdown table")
     p.set_defaults(func=cmd_compare)
     return parser
 

@@ -150,6 +150,23 @@ def optima_table(optima: pd.DataFrame, *, alpha: float = 0.05) -> tuple[pd.DataF
     return frame, columns
 
 
+def comparison_table(comparisons: pd.DataFrame, *, alpha: float = 0.05) -> tuple[pd.DataFrame, list[Column]]:
+    """Paired comparisons (analysis.paired.ComparisonSet.frame()) for a paper: task, metric, the two models and
+    their means, the paired difference with its interval, the adjusted p-value and the test; the unpaired
+    interval beside it, so a reader sees what pairing changed."""
+    frame = comparisons.copy()
+    frame["p"] = frame["p_adjusted"].where(frame["p_adjusted"].notna(), frame["p_value"])
+    level = f"{100 * (1 - alpha):g}\\% CI"
+    columns = [Column("task", "Task"), Column("metric", "Metric"), Column("model_a", "A"), Column("model_b", "B"),
+               Column("n_matched", "Docs", "int"), Column("mean_a", "Mean A", "number"),
+               Column("mean_b", "Mean B", "number"), Column("diff", "A $-$ B", "number", latex=True),
+               Column(("ci_lower", "ci_upper"), f"Paired {level}", "number_interval", latex=True),
+               Column(("unpaired_ci_lower", "unpaired_ci_upper"), f"Unpaired {level}", "number_interval",
+                      latex=True),
+               Column("p", "$p$ (adj.)", "number", latex=True), Column("test", "Test")]
+    return frame, columns
+
+
 def _named(size, name) -> str:
     text = format_size(size)
     return f"{text} ({name})" if isinstance(name, str) and name.strip() else text

@@ -15,6 +15,7 @@ from analysis.paper_tables import (Column, fmt_interval, fmt_signed_size, latex_
 ROOT = Path(__file__).resolve().parents[1]
 SIMULATED = ROOT / "analysis" / "data" / "simulated_distillation.csv"
 PDFLATEX = shutil.which("pdflatex")
+SAMPLES = ROOT / "tests" / "data" / "lmeval_samples" / "v0.4_plain"
 
 
 @pytest.mark.parametrize("value, text", [(-147_000, "-147K"), (-99_950, "-100K"), (2_500_000_000, "2.5B"),
@@ -74,6 +75,17 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
                           timeout=300)
 
 
+def test_compare_table_markdown_puts_the_unpaired_interval_beside_the_paired_one():
+    out = _cli("compare", *(str(p) for p in sorted(SAMPLES.iterdir())), "--table", "markdown")
+    assert out.returncode == 0, out.stderr
+    rows = [line for line in out.stdout.splitlines() if line.startswith("| ")]
+    assert rows[0].startswith("| Task | Metric | A | B | Docs | Mean A | Mean B | A - B | Paired 95% CI | "
+                              "Unpaired 95% CI | p (adj.) | Test |")
+    # tests/data/lmeval_samples/README.md: 10 documents, A right on 7, B on 4, discordant 4 and 1
+    assert rows[1] == ("| arc_easy | acc | org/model-a | org/model-b | 10 | 0.7 | 0.4 | 0.3 | -0.124 – 0.624 | "
+                       "-0.138 – 0.738 | 0.375 | mcnemar_exact |")
+
+
 def test_law_table_markdown_from_the_cli_has_one_row_per_group_and_parameter():
     out = _cli("law", str(SIMULATED), "--metric", "val_loss", "--table", "markdown")
     assert out.returncode == 0, out.stderr
@@ -86,7 +98,8 @@ def test_law_table_markdown_from_the_cli_has_one_row_per_group_and_parameter():
 @pytest.mark.skipif(PDFLATEX is None, reason="pdflatex is not installed (make latex installs Debian's "
                                              "texlive-latex-base and texlive-latex-recommended)")
 @pytest.mark.parametrize("command", [["law", str(SIMULATED), "--metric", "val_loss"],
-                                     ["optimum", str(SIMULATED), "--metric", "val_loss"]])
+                                     ["optimum", str(SIMULATED), "--metric", "val_loss"],
+                                     ["compare", *(str(p) for p in sorted(SAMPLES.iterdir()))]])
 def test_the_cli_latex_table_compiles_with_pdflatex_and_booktabs(tmp_path, command):
     out = _cli(*command, "--table", "latex")
     assert out.returncode == 0, out.stderr

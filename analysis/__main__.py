@@ -293,7 +293,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     for refusal in result.refused:
         print(f"not compared: {refusal.reason}", file=sys.stderr)
     if args.table:
-        from analysis.paper_tables import comparison_table
+        from analysis.paper_tables import paired_table
 
         if not result.comparisons:
             print("error: nothing was compared, so there is no table (see the reasons above)", file=sys.stderr)
@@ -305,7 +305,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         caption = (f"paired comparison from per-document logs; {100 * (1 - args.alpha):g}% intervals; p-values "
                    f"adjusted by {CORRECTION_LABELS[args.correction]}; runs {', '.join(map(str, args.runs))}; "
                    f"Capacity Gap Lab {__version__}")
-        print(render_table(*comparison_table(result.frame(), alpha=args.alpha), args.table, caption=caption), end="")
+        print(render_table(*paired_table(result.frame(), alpha=args.alpha), args.table, caption=caption), end="")
         return 0
     if args.json:
         _print_json(result.to_dict())

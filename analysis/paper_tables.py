@@ -150,7 +150,7 @@ def optima_table(optima: pd.DataFrame, *, alpha: float = 0.05) -> tuple[pd.DataF
     return frame, columns
 
 
-def comparison_table(comparisons: pd.DataFrame, *, alpha: float = 0.05) -> tuple[pd.DataFrame, list[Column]]:
+def paired_table(comparisons: pd.DataFrame, *, alpha: float = 0.05) -> tuple[pd.DataFrame, list[Column]]:
     """Paired comparisons (analysis.paired.ComparisonSet.frame()) for a paper: task, metric, the two models and
     their means, the paired difference with its interval, the adjusted p-value and the test; the unpaired
     interval beside it, so a reader sees what pairing changed."""

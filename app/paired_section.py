@@ -87,6 +87,8 @@ def show_paired_section() -> None:
     """The section: pick models (two or more), task, metric, clusters and correction; the paired table with the
     unpaired numbers beside it, the forest plot, the power line, pooled rows and the ranking."""
     from analysis.paired_report import comparison_table, forest_figure, power_sentence
+    from analysis.paper_tables import paired_table
+    from app.paper_exports import paper_table_downloads
 
     st.subheader("Paired comparison, document by document")
     st.caption("Both models answered the same questions, so their per-document outcomes are paired: McNemar's "
@@ -128,6 +130,9 @@ def show_paired_section() -> None:
                 f"all of them; 95% intervals.")
     st.dataframe(comparison_table(result), hide_index=True, width="stretch")
     st.plotly_chart(forest_figure(result), width="stretch", key="paired_forest")
+    paper_table_downloads({"paired": paired_table(result.frame(), alpha=0.05)}, key="paired_tables",
+                          caption=f"paired comparison from per-document logs; 95% intervals; p-values adjusted by "
+                                  f"{CORRECTIONS[correction]}")
     first = result.comparisons[0]
     st.info(f"Power ({md(first.task)}, {md(first.metric)}): {md(power_sentence(first))}", icon=":material/bolt:")
     if len(result.comparisons) > 1:

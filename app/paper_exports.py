@@ -62,11 +62,18 @@ def talk_bundle_download(sections: dict, style, provenance: dict) -> None:
 
 def table_downloads(laws, optima, *, alpha: float, caption: str, key: str) -> None:
     """LaTeX (booktabs) and Markdown of the law per group and of the optimal teachers, as downloads."""
-    from analysis.paper_tables import law_table, optima_table, render_table
+    from analysis.paper_tables import law_table, optima_table
 
     tables = {"law": law_table(laws, alpha=alpha)}
     if optima is not None and len(optima):
         tables["optima"] = optima_table(optima, alpha=alpha)
+    paper_table_downloads(tables, caption=caption, key=key)
+
+
+def paper_table_downloads(tables: dict, *, caption: str, key: str) -> None:
+    """Each (frame, columns) of `tables` as a LaTeX (booktabs) and a Markdown download, named by its key."""
+    from analysis.paper_tables import render_table
+
     c = st.columns(2 * len(tables))
     for i, (name, (frame, columns)) in enumerate(tables.items()):
         for j, (fmt, ext, mime) in enumerate((("latex", "tex", "application/x-tex"),

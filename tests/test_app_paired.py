@@ -29,6 +29,8 @@ def test_workspace_runs_are_compared_document_by_document(workspace):
     assert any(getattr(c, "key", None) == "paired_forest" or "paired_forest" in str(c.proto.id)
                for c in at.get("plotly_chart"))
     assert "Detecting a difference of 1 point with 80% power" in text
+    labels = [b.label for b in at.get("download_button")]
+    assert "paired table (LaTeX)" in labels and "paired table (Markdown)" in labels
     assert "squad_f1" in text and "corpus-level: f1, exact" in text  # refused, and why
 
 

@@ -91,6 +91,17 @@ def laws_for(cache_key: tuple, *, form: str, alpha: float, method: str = "one_st
     return laws, tests
 
 
+@st.cache_data(show_spinner=False, max_entries=4)
+def example_law_refusal(name: str, metric: str = "val_loss") -> str:
+    """Why a bundled example supports no law (the first group's refusal), or "" when one of its groups fits."""
+    from analysis.law import fit_laws
+    from analysis.results_io import load_example_results
+
+    frame, _ = load_example_results(name)
+    laws = fit_laws(frame, metric)
+    return "" if any(law.fit is not None for law in laws) else f"{laws[0].label}: {laws[0].refused}"
+
+
 def group_rows(cache_key: tuple, family: str, data_tokens: float) -> pd.DataFrame:
     """The active rows of one (family, data_tokens) group."""
     from analysis.law import group_rows as rows_of_group

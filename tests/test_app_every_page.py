@@ -11,7 +11,7 @@ def test_every_page_works_on_the_bundled_example(workspace, page):
     at = open_app(page=page)
     assert_no_traceback(at)
     assert not at.error, [e.value for e in at.error]
-    assert "measured" in all_text(at).lower() or page.endswith(("benchmarks.py", "report.py", "runs.py"))
+    assert "simulated" in all_text(at).lower() or page.endswith(("benchmarks.py", "report.py", "runs.py"))
 
 
 @pytest.mark.parametrize("page", PAGES)

@@ -1,8 +1,16 @@
 """AppTest: the Overview page (entry point) on the bundled example, on no data, and its quick what-if box."""
 from app_harness import all_text, assert_no_traceback, open_app
 
+def test_the_app_opens_on_the_simulated_example_and_says_why_not_on_the_measured_sweep(workspace):
+    at = open_app()
+    assert_no_traceback(at)
+    note = next(i.value for i in at.info if "SIMULATED" in i.value)
+    assert "our own measured sweep does not support a law" in note and "bracketed" in note
+    assert "Fitted slope k (one-stage)" in [m.label for m in at.metric]
+
+
 def test_on_the_measured_sweep_the_overview_declines_instead_of_claiming_agreement(workspace):
-    at = open_app()  # the bundled measured sweep: 2 students per budget, most optima at the smallest teacher
+    at = open_app(query={"data": "example:measured"})  # 2 students per budget, most optima at the smallest teacher
     assert_no_traceback(at)
     labels = [m.label for m in at.metric]
     assert "Fitted slope k (one-stage)" not in labels and "Reported slope (Zhang et al.)" not in labels

@@ -64,7 +64,7 @@ def test_a_student_far_outside_the_fitted_ones_gets_no_number_unless_extrapolati
 
 
 def test_on_the_measured_sweep_the_what_if_declines_and_says_what_to_run(workspace):
-    at = open_app(page="views/whatif.py")  # the bundled measured sweep: too few bracketed students
+    at = open_app(page="views/whatif.py", query={"data": "example:measured"})  # too few bracketed students
     assert_no_traceback(at)
     assert not any(m.label.startswith("Optimal teacher for a") for m in at.metric)
     assert any("No answer for a 1.3B params student" in w.value and "add a smaller teacher" in w.value

@@ -6,7 +6,7 @@ import streamlit as st
 
 from app import settings
 from app.active import active_data
-from app.compute import capture_caveats, choose_law, laws_for, reported_law
+from app.compute import capture_caveats, choose_law, example_law_refusal, laws_for, reported_law
 from app.display import bounds, empty_state, interval, level, md, show_caveats, show_refusal, size
 from app.guard import guarded
 
@@ -24,6 +24,12 @@ st.markdown(
 active = active_data()
 law_reported = reported_law()
 alpha = 0.05
+if active.key == "example:simulated":
+    why = example_law_refusal("measured")
+    st.info("You are looking at the **SIMULATED** example (drawn from the reported law, not measured)."
+            + (f" The app opens on it because our own measured sweep does not support a law — {md(why)} — "
+               "choose *measured* under **Data** to see its curves and why." if why else ""),
+            icon=":material/science:")
 
 def _verdict(lo: float, hi: float, reported_slope: float, alpha: float, fit) -> str:
     """One sentence comparing the reported slope with the fitted interval, only where the interval says something."""

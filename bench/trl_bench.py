@@ -31,7 +31,7 @@ imports trl, datasets and accelerate, which ours does not need: the peak include
 
 `--compile` also times `torch.compile` of our step's student loss (see `compiled_variants`) in the same
 alternation. Targets: ours >= 1.3x TRL's tokens/s and <= 0.8x its peak memory at the 32k vocabulary.
-Writes bench/out/trl_bench.json. Timings are never asserted in tests.
+Writes bench/out/trl_bench.json (or --out). Timings are never asserted in tests.
 """
 from __future__ import annotations
 
@@ -205,8 +205,13 @@ def speed(setting: str, steps: int, threads: int, with_compile: bool, trl_checkp
         trainer = setup.trl_trainer(steps + 1, tmp, [AlternateTiming()], checkpointing=trl_checkpointing)
         losses = check_losses(setup, trainer)
         trainer.train()
-    tps = {name: setup.tokens / statistics.median(ts[1:]) for name, ts in times.items()}  # first step: warm-up
-    return {"tokens_per_second": tps, "losses": losses, "params": setup.counts, "step_seconds": times}
+    median = {name: statistics.median(ts[1:]) for name, ts in times.items()}  # the first step: warm-up (compile)
+    compile_seconds = {name: times[name][0] - median[name] for name in extra}
+    return {"tokens_per_second": {name: setup.tokens / m for name, m in median.items()}, "losses": losses,
+            "params": setup.counts, "step_seconds": times, "compile_seconds": compile_seconds,
+            # steps a run needs before the compile time is paid back (None: the compiled step is not faster)
+            "break_even_steps": {name: (compile_seconds[name] / (median["ours"] - median[name])
+                                        if median[name] < median["ours"] else None) for name in extra}}
 
 
 def _status_mb(field: str) -> float:
@@ -248,6 +253,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads (1 on a busy shared machine)")
     ap.add_argument("--settings", nargs="+", choices=sorted(SETTINGS), default=list(SETTINGS))
     ap.add_argument("--compile", action="store_true", help="also time torch.compile of our loss and student")
+    ap.add_argument("--out", type=Path, default=REPO / "bench" / "out" / "trl_bench.json", help="JSON written here")
     ap.add_argument("--trl-checkpointing", action="store_true", help="keep TRL's default gradient checkpointing "
                     "(SFTConfig turns it on; by default the bench turns it off, as ours does not recompute)")
     ap.add_argument("--one", nargs=2, metavar=("SETTING", "VARIANT"), help=argparse.SUPPRESS)
@@ -289,17 +295,19 @@ def main() -> None:
             r = summary[variant]
             print(f"  {variant:5s} {r['tokens_per_second']:9.0f} tokens/s   peak RSS {r['peak_rss_mb']:7.0f} MB   "
                   f"setup RSS {r['setup_rss_mb']:7.0f} MB   step RSS increase {r['step_rss_increase_mb']:7.0f} MB")
-        for name in run["tokens_per_second"]:
-            if name.startswith("ours_"):
-                print(f"  {name}: {summary[name]['tokens_per_second']:9.0f} tokens/s, "
-                      f"{summary[name]['tokens_per_second'] / summary['ours']['tokens_per_second']:.2f}x ours")
+        for name, compile_seconds in run["compile_seconds"].items():
+            even = run["break_even_steps"][name]
+            summary[name].update(compile_seconds=compile_seconds, break_even_steps=even)
+            print(f"  {name}: {summary[name]['tokens_per_second']:9.0f} tokens/s, "
+                  f"{summary[name]['tokens_per_second'] / summary['ours']['tokens_per_second']:.2f}x ours; compiling "
+                  f"took {compile_seconds:.0f} s, paid back after "
+                  f"{'never' if even is None else f'{even:,.0f} steps'}")
         print(f"  ratios (ours / TRL): tokens/s {summary['speedup_tokens_per_second']:.2f}x, peak RSS "
               f"{summary['peak_rss_ratio']:.2f}x, step memory {summary['step_memory_ratio']:.2f}x", flush=True)
     meta = {"host": platform.node(), "cpu_count": os.cpu_count(), "threads": args.threads, "steps": args.steps,
             "trl_version": trl.__version__, "trl_gradient_checkpointing": args.trl_checkpointing, "load_average": os.getloadavg()}
-    out_dir = REPO / "bench" / "out"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "trl_bench.json").write_text(json.dumps({"meta": meta, "results": results}, indent=2))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({"meta": meta, "results": results}, indent=2))
     print(f"load average at the end of the run: {meta['load_average']}")
 
 

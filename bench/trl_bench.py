@@ -21,17 +21,23 @@ times our step on the same batch, so the two alternate step by step under the sa
 the median step time, the first step of each left out (warm-up). train() rather than calling training_step by hand:
 that is the code path a user pays for, and its per-step window leaves out only data loading and logging, which
 would slow TRL further. TRL keeps its defaults where the loss does not depend on them (its default optimizer,
-`adamw_torch_fused`; bf16 off on CPU, as our CPU step).
+`adamw_torch_fused`; bf16 off on CPU, as our CPU step) except gradient checkpointing, which SFTConfig turns on and
+the bench turns off (ours does not recompute activations; `--trl-checkpointing` keeps TRL's default). TRL runs the
+models over all T+1 tokens of a row (the last position's logits are dropped by its shift), ours over the T inputs;
+both count the same B*T predicted tokens.
 
 Memory: each variant in its own subprocess (3 steps) so that its peak RSS (ru_maxrss) is its own; reported as the
-process peak and as the increase over the RSS after setup (models, optimizer, trainer built; the memory the steps
-themselves need). Ours runs with the allocator setting the engine uses on CPU (`configure_device`), TRL as a plain
-script (glibc's default); in the speed run both share the engine's setting (one process). TRL's process also
-imports trl, datasets and accelerate, which ours does not need: the peak includes that, the step increase does not.
+process peak and as the steps' own peak above the RSS after setup (models, optimizer, trainer built; Linux's VmHWM,
+reset after setup): the memory the steps themselves need. Ours runs with the allocator setting the engine uses on
+CPU (`configure_device`), TRL as a plain script (glibc's default); in the speed run both share the engine's setting
+(one process). TRL's process also imports trl, datasets and accelerate, which ours does not need: the peak
+includes that, the step increase does not.
 
-`--compile` also times `torch.compile` of our step (see `compiled_variants`) in the same alternation, with a fresh
-inductor cache (a cold compile, unless TORCHINDUCTOR_CACHE_DIR is set): its gain per step, its compile time (the
-first step's excess over the median) and the steps a run needs before the compile is paid back. Targets: ours >= 1.3x TRL's tokens/s and <= 0.8x its peak memory at the 32k vocabulary.
+`--compile` also times `torch.compile` of our step (`compiled_variants`: the loss function; the loss and the
+student's transformer body) in the same alternation, with a fresh inductor cache (a cold compile, unless
+TORCHINDUCTOR_CACHE_DIR is set): its gain per step, its compile time (the first step's excess over the median) and
+the steps a run needs before the compile is paid back.
+Targets: ours >= 1.3x TRL's tokens/s and <= 0.8x its peak memory at the 32k vocabulary.
 Writes bench/out/trl_bench.json (or --out). Timings are never asserted in tests.
 """
 from __future__ import annotations
@@ -264,11 +270,12 @@ def main() -> None:
     if args.one:
         print(json.dumps(memory_of_variant(args.one[0], args.one[1], 3, args.threads, args.trl_checkpointing)))
         return
+    # a cold compile, what a fresh machine pays; before torch is imported (torch sets the variable to its default)
+    if args.compile and "TORCHINDUCTOR_CACHE_DIR" not in os.environ:
+        os.environ["TORCHINDUCTOR_CACHE_DIR"] = tempfile.mkdtemp(prefix="trl_bench_inductor_")
     require_trl()
     import trl
 
-    if args.compile and "TORCHINDUCTOR_CACHE_DIR" not in os.environ:  # a cold compile: what a fresh machine pays
-        os.environ["TORCHINDUCTOR_CACHE_DIR"] = tempfile.mkdtemp(prefix="trl_bench_inductor_")
 
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     results = {}
@@ -285,7 +292,8 @@ def main() -> None:
         for name, tps in run["tokens_per_second"].items():
             summary.setdefault(name, {})["tokens_per_second"] = tps
         summary["losses"] = run["losses"]
-        summary["speedup_tokens_per_second"] = summary["ours"]["tokens_per_second"] / summary["trl"]["tokens_per_second"]
+        summary["speedup_tokens_per_second"] = (summary["ours"]["tokens_per_second"]
+                                                / summary["trl"]["tokens_per_second"])
         summary["peak_rss_ratio"] = summary["ours"]["peak_rss_mb"] / summary["trl"]["peak_rss_mb"]
         summary["step_memory_ratio"] = (summary["ours"]["step_rss_increase_mb"]
                                         / max(summary["trl"]["step_rss_increase_mb"], 1e-9))
@@ -309,7 +317,8 @@ def main() -> None:
         print(f"  ratios (ours / TRL): tokens/s {summary['speedup_tokens_per_second']:.2f}x, peak RSS "
               f"{summary['peak_rss_ratio']:.2f}x, step memory {summary['step_memory_ratio']:.2f}x", flush=True)
     meta = {"host": platform.node(), "cpu_count": os.cpu_count(), "threads": args.threads, "steps": args.steps,
-            "trl_version": trl.__version__, "trl_gradient_checkpointing": args.trl_checkpointing, "load_average": os.getloadavg()}
+            "trl_version": trl.__version__, "trl_gradient_checkpointing": args.trl_checkpointing,
+            "load_average": os.getloadavg()}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"meta": meta, "results": results}, indent=2))
     print(f"load average at the end of the run: {meta['load_average']}")

@@ -43,10 +43,12 @@ Writes bench/out/trl_bench.json (or --out). Timings are never asserted in tests.
 from __future__ import annotations
 
 import argparse
+import atexit
 import copy
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -272,7 +274,9 @@ def main() -> None:
         return
     # a cold compile, what a fresh machine pays; before torch is imported (torch sets the variable to its default)
     if args.compile and "TORCHINDUCTOR_CACHE_DIR" not in os.environ:
-        os.environ["TORCHINDUCTOR_CACHE_DIR"] = tempfile.mkdtemp(prefix="trl_bench_inductor_")
+        cache = tempfile.mkdtemp(prefix="trl_bench_inductor_")
+        os.environ["TORCHINDUCTOR_CACHE_DIR"] = cache
+        atexit.register(shutil.rmtree, cache, ignore_errors=True)
     require_trl()
     import trl
 

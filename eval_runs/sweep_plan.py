@@ -124,7 +124,7 @@ def read_plan(path: str | Path) -> SweepPlan:
 
 # Presets (timings on this project's 2-core CPU machine / one H100; see bench/RESULTS.md)
 PRESETS: dict[str, SweepPlan] = {
-    # ~2 minutes on 2 CPU cores: a first try, tests and CI. Two teachers, one student, one budget.
+    # ~20 s on 2 CPU cores (15-18 s measured 2026-12-01): a first try, tests and CI. Two teachers, one student, one budget.
     "cpu-tiny": SweepPlan(name="cpu-tiny", teacher_params=(150_000, 300_000), student_params=(100_000,),
                           data_tokens=(40_960,), teacher_tokens=81_920, vocab_size=512, corpus_max_bytes=1_000_000,
                           seq_len=64, batch_size=16, eval_tokens=8192, checkpoint_every=50, max_teacher_ratio=4.0,
@@ -161,7 +161,7 @@ PRESETS: dict[str, SweepPlan] = {
 }
 
 
-PRESET_NOTES = {"cpu-tiny": "2 teachers × 1 student, ~2 minutes on 2 CPU cores: a first try",
+PRESET_NOTES = {"cpu-tiny": "2 teachers × 1 student, ~20 seconds on 2 CPU cores: a first try",
                 "cpu-small": "5 teachers × 2 students × 2 budgets, ~1 hour on 2 CPU cores",
                 "cpu-law": "7 teachers × 3 matched students × 2 budgets × 3 seeds, ~2 hours of one CPU thread (run "
                            "it over sessions with --max-minutes and --resume)",

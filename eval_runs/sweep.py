@@ -66,7 +66,7 @@ def run_sweep(plan: SweepPlan, *, workspace=None, device: str = "cpu", progress:
     costs = {c.cell_id: _cell_cost(layout, c) for c in layout.cells}
     spent = 0.0  # cost of the cells this process ran (its pace estimates the time left)
 
-    def status(state: str, stage: str, **extra) -> None:
+    def status(state: str, stage: str, *, log: bool = True, **extra) -> None:
         left = [c for c in layout.cells if not layout.cell_done(c)]
         eta = round(sum(costs[c.cell_id] for c in left) * (time.time() - started) / spent) if spent and left \
             else None
@@ -75,9 +75,10 @@ def run_sweep(plan: SweepPlan, *, workspace=None, device: str = "cpu", progress:
         line = f"{layout.n_runs_done()}/{n} distillations done, {len(left)} of {len(layout.cells)} cells left"
         if eta:
             line += f", about {eta / 60:.0f} min at this pace" if eta >= 90 else f", about {eta} s at this pace"
-        sweep.log(line)
+        if log:
+            sweep.log(line)
 
-    status("running", "sweep")
+    status("running", "sweep", log=False)
     for cell in layout.cells:
         if layout.cell_done(cell):
             continue

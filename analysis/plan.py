@@ -255,12 +255,14 @@ def _var_target(info: np.ndarray, j: int) -> np.ndarray:
     """[info^-1]_jj over the leading batch dimensions (inf where singular)."""
     e = np.zeros(info.shape[-1])
     e[j] = 1.0
+    d = np.sqrt(np.maximum(np.diagonal(info, axis1=-2, axis2=-1), 1e-300))  # scaled to a unit diagonal: the levels'
+    scaled = info / (d[..., :, None] * d[..., None, :])  # and the law's information differ by orders of magnitude
     try:
-        x = np.linalg.solve(info, np.broadcast_to(e, info.shape[:-1])[..., None])[..., 0]
+        x = np.linalg.solve(scaled, np.broadcast_to(e, info.shape[:-1])[..., None])[..., 0]
     except np.linalg.LinAlgError:
-        x = np.stack([np.linalg.lstsq(m, e, rcond=None)[0] for m in info.reshape(-1, *info.shape[-2:])]
+        x = np.stack([np.linalg.lstsq(m, e, rcond=None)[0] for m in scaled.reshape(-1, *info.shape[-2:])]
                      ).reshape(info.shape[:-1])
-    v = x[..., j]
+    v = x[..., j] / d[..., j] ** 2
     return np.where(v > 0, v, np.inf)
 
 
@@ -472,13 +474,15 @@ def plan_group(fit, *, ladder=None, ladder_names=None, n_runs: int | None = 10, 
             picks_per_cell[(cands[k].student, t)] = picks_per_cell.get((cands[k].student, t), 0) + 1
 
     # the per-student law band (ratio upper / lower of T*) before and after the whole plan
-    q_now = fit._q(alpha)
     sd_before = np.median(_law_log_se(model, info - sum(delta[:, k] for k in picks) if picks else info, theta,
                                     students_all), axis=0)  # noqa
     sd_after = np.median(_law_log_se(model, info, theta, students_all), axis=0)
-    calib_sd = calib if np.isfinite(calib) else 1.0
-    band_before = dict(zip(students_all, np.exp(2 * q_now * sd_before * calib_sd)))
-    band_after = dict(zip(students_all, np.exp(2 * q_now * sd_after * calib_sd)))
+    # the fit's own band at each student (upper / lower T*), narrowed in log by the linearised ratio
+    band = fit.predict_quiet(students_all)
+    ratio_now = (band["mean_ci_upper"] / band["mean_ci_lower"]).to_numpy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio_after = np.exp(np.log(ratio_now) * np.where(sd_before > 0, sd_after / sd_before, 1.0))
+    band_before, band_after = dict(zip(students_all, ratio_now)), dict(zip(students_all, ratio_after))
     info0 = info - sum(delta[:, k] for k in picks) if picks else info
     recs, planned = _merge(picks, cands, info0, delta, j, cells, width_lin)
     rows = []

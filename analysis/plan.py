@@ -19,7 +19,9 @@ approximation), averaged over what the data still allow.
    a draw near a degenerate shape can make one infinite) is the law's uncertainty.
    Weak priors keep the information invertible: 1 / bound^2 on gamma, a and ln r (the fit's bounds), a negligible
    one on levels of students not yet run.
-4. Greedy: the candidate with the largest drop of the expected slope interval width per unit cost is added, its
+4. First, for every student whose best teacher is at the edge of its grid, the cheapest teacher beyond that edge
+   (within the ln(T / T*) range the data cover) when affordable: that optimum is only a bound, and the fit's
+   interval there rests on the shape's extrapolation. Then greedy: the candidate with the largest drop of the expected slope interval width per unit cost is added, its
    information joins, and so on until the budget is spent or no candidate narrows the interval at all (by
    MIN_STEP_GAIN of its width).
 5. Calibration: the ratio of the fit's own interval (profile likelihood, cluster-robust inflation) to the
@@ -60,7 +62,8 @@ NEW_STUDENT_TEACHERS = (0.5, 1.0, 2.0)  # a new student's teachers, as multiples
 MAX_SEEDS_PER_CELL = 8  # more repeats of one cell than this: a different cell is better value
 RECOMMENDATION_KEYS = ["rank", "kind", "family", "data_tokens", "student_params", "teacher_params", "teacher_name",
                        "n_seeds", "cost", "expected_slope_ci_width_after", "slope_ci_width_reduction",
-                       "optimum_ci_ratio_before", "expected_optimum_ci_ratio_after", "brackets_edge", "reason"]
+                       "optimum_ci_ratio_before", "expected_optimum_ci_ratio_after", "brackets_edge",
+                       "expected_value", "reason"]
 _PRIOR_LEVEL = 1e-6  # prior precision of a level, in units of 1 / sigma^2: negligible once a student has a run
 
 
@@ -380,7 +383,7 @@ def _candidates(fit, cells: pd.DataFrame, optima: pd.DataFrame, ladder: np.ndarr
 # ---------------------------------------------------------------------------------------------- planning
 def plan_group(fit, *, ladder=None, ladder_names=None, n_runs: int | None = 10, max_cost: float | None = None,
                cost_model: CostModel | None = None, n_draws: int = N_DRAWS, min_gain: float = MIN_GAIN,
-               tight: float = TIGHT, seed: int = 0) -> RunPlan:
+               tight: float = TIGHT, bracket_edges: bool = True, seed: int = 0) -> RunPlan:
     """The plan for one group with a law (a CollapseFit; module docstring, steps 1-6)."""
     cost_model = cost_model or CostModel()
     _check_budget(n_runs, max_cost)
@@ -448,6 +451,22 @@ def plan_group(fit, *, ladder=None, ladder_names=None, n_runs: int | None = 10, 
     picks: list[int] = []
     spent, used_runs, cur_lin = 0.0, 0, lin_now
     picks_per_cell: dict = {}
+    if bracket_edges:  # an optimum at the edge of its grid is a bound: the fit's interval there rests on the
+        # shape's extrapolation past the grid, so the cheapest teacher that brackets it comes first, whatever its
+        # expected narrowing per cost
+        first = {}
+        for k, c in enumerate(cands):
+            if c.brackets_edge and (c.student not in first or c.cost < cands[first[c.student]].cost):
+                first[c.student] = k
+        for k in sorted(first.values(), key=lambda k: cands[k].cost):
+            if (n_runs is not None and used_runs + runs[k] > n_runs) or \
+                    (max_cost is not None and spent + cost[k] > max_cost):
+                continue
+            picks.append(k)
+            info = info + delta[:, k]
+            spent += cost[k]
+            used_runs += int(runs[k])
+        cur_lin = float(width_lin(_var_target(info, j)))
     while cands:
         left_runs = np.inf if n_runs is None else n_runs - used_runs
         left_cost = np.inf if max_cost is None else max_cost - spent
@@ -503,6 +522,7 @@ def plan_group(fit, *, ladder=None, ladder_names=None, n_runs: int | None = 10, 
                 else None,
                 "expected_optimum_ci_ratio_after": float(band_after.get(c.student, np.nan)),
                 "brackets_edge": bool(c.brackets_edge),
+                "expected_value": expected_value(fit, c.student, t),
                 "reason": _reason(c, n_rep, w_after, parameter),
             })
         prev = w_after
@@ -602,6 +622,40 @@ def _ladder_or_default(ladder, ladder_names) -> tuple[np.ndarray, list[str], boo
     return arr[order], [names[i] for i in order], True
 
 
+def expected_value(fit, student: float, teacher: float) -> float:
+    """The fit's mean of a run at (student, teacher); a new student's level interpolated in ln S between its
+    neighbours' (the ghost point's height on the curse curves)."""
+    co = __import__("analysis.collapse", fromlist=["_profile"])
+    sign = -1.0 if fit.higher_is_better else 1.0
+    cells, students, _ref = co._cells_of(fit.cells, sign)
+    p = co.n_law_params(fit.form)
+    z = co._shape_values(cells, co._log_tstar(fit.form, fit.theta[:p], cells.s_m), *fit.theta[p:])
+    levels = co._profile(cells, z)[2]
+    level = float(np.interp(math.log(student), np.log(students.astype(float)), levels))
+    log_t = float(co._log_tstar(fit.form, fit.theta[:p], np.array([student / co._UNIT]))[0])
+    x = math.log(teacher / co._UNIT) - log_t
+    shape = float(co._shape(np.array([x]), fit.theta[p + 1], fit.theta[p + 2])[0])
+    return sign * (level + fit.depth * math.exp(fit.theta[p] * math.log(student / fit.s_ref)) * shape)
+
+
+def plan_figure(figure, plans: list[RunPlan]):
+    """`figure` (analysis.figures.curse_figure) with the planned runs as ghost points (open markers, trace
+    "planned runs"): at the value the fit expects, or the student's best value when there is no law yet."""
+    import plotly.graph_objects as go
+
+    frame = pd.concat([p.recommendations for p in plans], ignore_index=True) if plans else pd.DataFrame()
+    if frame.empty:
+        return figure
+    y = pd.to_numeric(frame["expected_value"], errors="coerce").to_numpy(dtype=float)
+    text = [f"planned #{r['rank']}: student {format_size(r['student_params'])}, teacher "
+            f"{format_size(r['teacher_params'])} x{r['n_seeds']}<br>{r['kind']}"
+            for r in frame.to_dict("records")]
+    figure.add_trace(go.Scatter(x=frame["teacher_params"].to_numpy(dtype=float), y=y, mode="markers",
+                                name="planned runs", text=text, hovertemplate="%{text}<extra></extra>",
+                                marker=dict(symbol="circle-open", size=13, line=dict(width=2), color="#888")))
+    return figure
+
+
 # ---------------------------------------------------------------------------------------------- no law yet
 def plan_refused(optima: pd.DataFrame, refused: str, *, family: str, data_tokens: float, metric: str,
                  form: str = "linear", ladder=None, ladder_names=None, n_runs: int | None = 10,
@@ -653,6 +707,7 @@ def plan_refused(optima: pd.DataFrame, refused: str, *, family: str, data_tokens
         cost = float(sum(cost_model.run_cost(s, t, data_tokens) * n for t, n, _k in cells))
         options.append((cost, s, cells, why))
     options.sort(key=lambda o: o[0])
+    best_value = dict(zip(optima["student_params"].astype(float), optima["best_value"].astype(float)))
     rows, spent, used, n_now = [], 0.0, 0, int(ok.sum())
     for cost, s, cells, why in options:
         runs = sum(n for _t, n, _k in cells)
@@ -670,7 +725,8 @@ def plan_refused(optima: pd.DataFrame, refused: str, *, family: str, data_tokens
                          "cost": float(cost_model.run_cost(s, t, data_tokens) * n),
                          "expected_slope_ci_width_after": None, "slope_ci_width_reduction": None,
                          "optimum_ci_ratio_before": None, "expected_optimum_ci_ratio_after": None,
-                         "brackets_edge": kind == "teacher", "reason": why + status})
+                         "brackets_edge": kind == "teacher", "expected_value": float(best_value.get(s, np.nan)),
+                         "reason": why + status})
     plan = RunPlan(family=family, data_tokens=data_tokens, metric=metric, form=form, verdict="refused",
                    message="", recommendations=pd.DataFrame(rows, columns=RECOMMENDATION_KEYS),
                    parameter="exponent" if form == "power" else "slope", alpha=alpha, cost_model=cost_model,

@@ -494,7 +494,7 @@ def plan_group(fit, *, ladder=None, ladder_names=None, n_runs: int | None = 10, 
 
     # the per-student law band (ratio upper / lower of T*) before and after the whole plan
     sd_before = np.median(_law_log_se(model, info - sum(delta[:, k] for k in picks) if picks else info, theta,
-                                    students_all), axis=0)  # noqa
+                                    students_all), axis=0)
     sd_after = np.median(_law_log_se(model, info, theta, students_all), axis=0)
     # the fit's own band at each student (upper / lower T*), narrowed in log by the linearised ratio
     band = fit.predict_quiet(students_all)
@@ -832,7 +832,7 @@ def sweep_plans(plans: list[RunPlan], *, name: str = "plan", model_family: str =
             key = (s, tuple(range(first, first + n)))
             groups.setdefault(key, []).append(t)
         tokens = default_tokens if pd.isna(plan.data_tokens) else int(plan.data_tokens)
-        for i, ((s, seeds), teachers) in enumerate(sorted(groups.items())):
+        for (s, seeds), teachers in sorted(groups.items()):
             teachers = sorted(set(teachers))
             ratios = [t / s for t in teachers]
             fname = f"{name}-{len(out) + 1:02d}"

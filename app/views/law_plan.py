@@ -70,7 +70,7 @@ def show_plan(active, *, form: str, alpha: float, curse) -> None:
                                              max_cost=float(max_cost) or None, ladder=ladder, costs=costs)
         for plan in plans:
             if len(plans) > 1:
-                st.subheader(md(plan.label))
+                st.markdown(f"**{md(plan.label)}**")
             box = {"shrinks": st.success, "refused": st.warning}.get(plan.verdict, st.info)
             box(md(plan.message))
             if len(plan.recommendations):

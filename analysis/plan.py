@@ -8,8 +8,12 @@ it (and after every run ranked above it), its effect on that student's optimum, 
 The method: preposterior analysis of the one-stage model of analysis.collapse, linearised (a Laplace
 approximation), averaged over what the data still allow.
 
-1. The model is analysis.collapse's eq. (1): value = level[s] + c (S / S_ref)^gamma g(ln T - ln T*(S; law)) +
-   noise, with parameters phi = (law, gamma, a, ln r, depth c, one level per student).
+1. The model is analysis.collapse's eq. (1): value = level[s] + c (S / S_ref)^gamma g(ln T - ln T*(S; law) - u[s])
+   + noise, with parameters phi = (law, gamma, a, ln r, depth c, one level and one optimum offset u per student).
+   u[s] ~ N(0, tau^2), tau the law's scatter (CollapseFit.scatter, floored at MIN_SCATTER): a student's own optimum
+   strays from the law, so however many runs one student gets, it informs the law only as one point with that
+   scatter, the reason the fit's interval is cluster-robust by student. Without it the design would pile every run
+   onto the cheapest student.
 2. Draws: N_DRAWS draws of (law, gamma, a, ln r) from the fit's estimate and covariance (normal, clipped to the fit's
    bounds), so the plan is judged across the laws the data still allow, not only at the estimate.
 3. For each draw, the Fisher information of the runs already made, J' W J / sigma^2 (J: d mean / d phi at each
@@ -59,11 +63,13 @@ MIN_STEP_GAIN = 1e-4  # a candidate narrowing the slope interval by less than 0.
 MIN_GAIN = 0.05  # a whole plan narrowing it by less than 5% is "nothing helps"
 TIGHT = 0.10  # a slope interval narrower than 10% of the slope (about +-5%) is already tight
 NEW_STUDENT_TEACHERS = (0.5, 1.0, 2.0)  # a new student's teachers, as multiples of its predicted optimum
+X_MARGIN = 0.25  # ln-units a new teacher may sit beyond the ln(T / T*) range the data cover
 MAX_SEEDS_PER_CELL = 8  # more repeats of one cell than this: a different cell is better value
 RECOMMENDATION_KEYS = ["rank", "kind", "family", "data_tokens", "student_params", "teacher_params", "teacher_name",
                        "n_seeds", "cost", "expected_slope_ci_width_after", "slope_ci_width_reduction",
                        "optimum_ci_ratio_before", "expected_optimum_ci_ratio_after", "brackets_edge",
                        "expected_value", "reason"]
+MIN_SCATTER = 0.05  # floor of the law's scatter tau (ln T*) in the design: a fit can estimate tau = 0 by chance
 _PRIOR_LEVEL = 1e-6  # prior precision of a level, in units of 1 / sigma^2: negligible once a student has a run
 
 
@@ -201,13 +207,16 @@ class _Model:
         self.p = co.n_law_params(fit.form)
         self.students = np.asarray(students, dtype=float)  # every student in the design (data + candidates)
         self.n_theta = fit.theta.size  # law, gamma, a, ln r
-        self.n_phi = self.n_theta + 1 + self.students.size  # + depth c + one level per student
+        G = self.students.size
+        self.n_phi = self.n_theta + 1 + 2 * G  # + depth c + a level and an optimum offset per student
         self.sigma2 = fit.rss / max(fit.df_resid, 1.0)
+        self.tau = max(float(fit.scatter), MIN_SCATTER)
         lo, hi = co._bounds(fit.form)
         self.lo, self.hi = lo, hi
         prior = np.zeros(self.n_phi)
         prior[self.p:self.n_theta] = 1.0 / np.array([co._GAMMA_BOUND, co._A_BOUND, co._LOG_R_BOUND]) ** 2
-        prior[self.n_theta + 1:] = _PRIOR_LEVEL / self.sigma2
+        prior[self.n_theta + 1:self.n_theta + 1 + G] = _PRIOR_LEVEL / self.sigma2
+        prior[self.n_theta + 1 + G:] = 1.0 / self.tau ** 2
         self.prior = prior
 
     def _shape_term(self, theta: np.ndarray, s: np.ndarray, t: np.ndarray) -> np.ndarray:
@@ -236,6 +245,10 @@ class _Model:
         jac[:, :, self.n_theta] = base
         g = np.searchsorted(self.students, s)
         jac[:, np.arange(N), self.n_theta + 1 + g] = 1.0
+        # the student's own optimum offset u (ln T*_s = law + u): moving it shifts its curve along ln T
+        h = 1e-5
+        jac[:, np.arange(N), self.n_theta + 1 + self.students.size + g] = \
+            c * (self._shape_term(theta, s, t * math.exp(-h)) - self._shape_term(theta, s, t * math.exp(h))) / (2 * h)
         return jac
 
     def draws(self, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -323,7 +336,7 @@ def _candidates(fit, cells: pd.DataFrame, optima: pd.DataFrame, ladder: np.ndarr
     # law, inside the range of ln(T / T*) the data already cover (plus a quarter e-fold), or the planner would be
     # trusting the shape's extrapolation, which is an assumption, not data
     x_seen = cells["x"].to_numpy(dtype=float)
-    x_lo, x_hi = float(x_seen.min()) - 0.25, float(x_seen.max()) + 0.25
+    x_lo, x_hi = float(x_seen.min()) - X_MARGIN, float(x_seen.max()) + X_MARGIN
     for s, grp in cells.groupby("student_params"):
         s = float(s)
         tested = np.sort(grp["teacher_params"].to_numpy(dtype=float))
@@ -679,9 +692,16 @@ def plan_refused(optima: pd.DataFrame, refused: str, *, family: str, data_tokens
         tested = np.array(sorted(set(row.get("tied_teachers") or []) | {lo, hi}), dtype=float)
         step = float(np.exp(np.median(np.diff(np.log(tested))))) if tested.size > 1 else 2.0
         step = min(max(step, 1.5), 4.0)
-        up = ladder_arr[ladder_arr > hi * 1.05] if user_ladder else np.array([_snap(hi * step)])
+        # an edge optimum is bracketed only if the curve visibly rises past it: aim an e-fold (x2.7) beyond the edge,
+        # where a curve of typical depth has risen by its depth per ln^2, not one small grid step (often still tied)
+        far = max(step, math.e)
+        up = ladder_arr[ladder_arr > hi * 1.05] if user_ladder else np.array([_snap(hi * far)])
         down = ladder_arr[(ladder_arr < lo / 1.05) & (ladder_arr > s * 1.05)] if user_ladder else \
-            np.array([v for v in [_snap(lo / step)] if v > s * 1.05])
+            np.array([v for v in [_snap(lo / far)] if v > s * 1.05])
+        if user_ladder and up.size:  # the ladder's teacher nearest an e-fold beyond, at least one step out
+            up = up[np.argsort(np.abs(np.log(up / (hi * far))))][:1]
+        if user_ladder and down.size:
+            down = down[np.argsort(np.abs(np.log(down / (lo / far))))][:1]
         n_t = int(row.get("n_teachers") or 0)
         if row.get("method") == "tied" and n_t >= 2:
             cells = [(t, seeds_per_run, "seed") for t in sorted({lo, hi, float(row["teacher_params"])})]

@@ -726,6 +726,23 @@ def plan_refused(optima: pd.DataFrame, refused: str, *, family: str, data_tokens
             continue
         cost = float(sum(cost_model.run_cost(s, t, data_tokens) * n for t, n, _k in cells))
         options.append((cost, s, cells, why))
+    if len(optima) < need:  # too few students for any law: new ones, over the teacher/student ratios tested
+        ratios = np.array([r for row in optima.to_dict("records")
+                           for r in (row["grid_min"] / row["student_params"], row["grid_max"] / row["student_params"])])
+        ratios = np.exp(np.linspace(np.log(ratios.min()), np.log(max(ratios.max(), ratios.min() * 4)), 3))
+        top = float(optima["student_params"].max())
+        for k in range(need - len(optima)):
+            s = _snap(top * 2 ** (k + 1))
+            teachers = [float(ladder_arr[np.argmin(np.abs(np.log(ladder_arr / (s * r))))]) if user_ladder
+                        else _snap(s * r) for r in ratios]
+            teachers = sorted({t for t in teachers if t > s * 1.05})
+            if len(teachers) < 2:
+                continue
+            cells = [(t, seeds_per_run, "student") for t in teachers]
+            cost = float(sum(cost_model.run_cost(s, t, data_tokens) * n for t, n, _k in cells))
+            options.append((cost, s, cells, f"the data hold {len(optima)} students and a {form} law needs {need}: "
+                                            f"a new {format_size(s)} student with teachers "
+                                            f"{', '.join(format_size(t) for t in teachers)} (the ratios tested)"))
     options.sort(key=lambda o: o[0])
     best_value = dict(zip(optima["student_params"].astype(float), optima["best_value"].astype(float)))
     rows, spent, used, n_now = [], 0.0, 0, int(ok.sum())

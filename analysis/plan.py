@@ -24,10 +24,16 @@ approximation), averaged over what the data still allow.
    Weak priors keep the information invertible: 1 / bound^2 on gamma, a and ln r (the fit's bounds), a negligible
    one on levels of students not yet run.
 4. First, for every student whose best teacher is at the edge of its grid, the cheapest teacher beyond that edge
-   (within the ln(T / T*) range the data cover) when affordable: that optimum is only a bound, and the fit's
+   (within an e-fold of the ln(T / T*) range the data cover) when affordable: that optimum is only a bound, and the fit's
    interval there rests on the shape's extrapolation. Then greedy: the candidate with the largest drop of the expected slope interval width per unit cost is added, its
    information joins, and so on until the budget is spent or no candidate narrows the interval at all (by
    MIN_STEP_GAIN of its width).
+5b. The check by simulation (preposterior, not linearised): the greedy plan and the plain extension of the grids
+   (the nearest teacher beyond each side of each student's grid, cheapest first, as far as the budget goes) are
+   each drawn N_SIM times from the fit (its expected values plus its noise), appended to the runs and refitted
+   (analysis.collapse.fit_collapse, profile intervals and all); the plan with the larger narrowing per unit cost
+   is kept (`chosen_by`). The linearisation trusts the fitted shape; the refit is the estimator itself, and on
+   planted laws the extension often beat the linearised choice (bench/plan_bench.py).
 5. Calibration: the ratio of the fit's own interval (profile likelihood, cluster-robust inflation) to the
    linearised width now scales every expected width; the t quantile follows the residual degrees of freedom.
 6. The verdict: "tight" when the interval is already narrower than `tight` (relative width) at the estimate,
@@ -63,12 +69,13 @@ MIN_STEP_GAIN = 1e-4  # a candidate narrowing the slope interval by less than 0.
 MIN_GAIN = 0.05  # a whole plan narrowing it by less than 5% is "nothing helps"
 TIGHT = 0.10  # a slope interval narrower than 10% of the slope (about +-5%) is already tight
 NEW_STUDENT_TEACHERS = (0.5, 1.0, 2.0)  # a new student's teachers, as multiples of its predicted optimum
-X_MARGIN = 0.25  # ln-units a new teacher may sit beyond the ln(T / T*) range the data cover
+X_MARGIN = 1.0  # ln-units a new teacher may sit beyond the ln(T / T*) range the data cover
 MAX_SEEDS_PER_CELL = 8  # more repeats of one cell than this: a different cell is better value
 RECOMMENDATION_KEYS = ["rank", "kind", "family", "data_tokens", "student_params", "teacher_params", "teacher_name",
                        "n_seeds", "cost", "expected_slope_ci_width_after", "slope_ci_width_reduction",
                        "optimum_ci_ratio_before", "expected_optimum_ci_ratio_after", "brackets_edge",
                        "expected_value", "reason"]
+N_SIM = 2  # outcome draws per plan when the linearised plan is checked against the grid extension by refitting
 MIN_SCATTER = 0.05  # floor of the law's scatter tau (ln T*) in the design: a fit can estimate tau = 0 by chance
 _PRIOR_LEVEL = 1e-6  # prior precision of a level, in units of 1 / sigma^2: negligible once a student has a run
 
@@ -166,6 +173,9 @@ class RunPlan:
     n_candidates: int = 0
     alpha: float = 0.05
     cost_model: CostModel = field(default_factory=CostModel)
+    simulated_width_after: float = float("nan")  # mean refit width over the simulated outcomes of the chosen plan
+    chosen_by: str = "linearised"  # which plan the simulation chose: "linearised" or "extension"
+    n_simulated_refits: int = 0
     planned_cells: list = field(default_factory=list)  # [{student_params, teacher_params, n_runs_before, n_seeds}]
     seeds_by_cell: dict = field(default_factory=dict)  # (student, teacher) -> next free seed number
 
@@ -189,6 +199,8 @@ class RunPlan:
             "ci_width_before": json_number(self.ci_width_before),
             "ci_width_expected_after": json_number(self.ci_width_expected_after),
             "cost_total": json_number(self.cost_total), "n_runs": int(self.n_runs),
+            "ci_width_simulated_after": json_number(self.simulated_width_after), "chosen_by": self.chosen_by,
+            "n_simulated_refits": int(self.n_simulated_refits),
             "n_candidates": int(self.n_candidates), "cost_model": asdict(self.cost_model),
             "planned_cells": self.planned_cells,
             "recommendations": recs,
@@ -310,6 +322,8 @@ class _Candidate:
     cost: float
     reason: str
     brackets_edge: bool = False
+    grid_lo: float = 0.0  # the student's smallest and largest tested teachers (0 / inf for a new student)
+    grid_hi: float = float("inf")
 
 
 def _candidates(fit, cells: pd.DataFrame, optima: pd.DataFrame, ladder: np.ndarray, names: list[str],
@@ -362,7 +376,7 @@ def _candidates(fit, cells: pd.DataFrame, optima: pd.DataFrame, ladder: np.ndarr
                           f"a finer grid near the curve's bend")
             out.append(_Candidate("teacher", s, (float(t),), (name_of.get(float(t), ""),),
                                   float(cost_model.run_cost(s, t, tokens)) + teacher_cost(float(t)), reason,
-                                  brackets_edge=bool(brackets)))
+                                  brackets_edge=bool(brackets), grid_lo=float(tested[0]), grid_hi=float(tested[-1])))
     students = np.sort(cells["student_params"].unique().astype(float))
     if students.size >= 2:
         mids = np.sqrt(students[1:] * students[:-1])
@@ -396,7 +410,7 @@ def _candidates(fit, cells: pd.DataFrame, optima: pd.DataFrame, ladder: np.ndarr
 # ---------------------------------------------------------------------------------------------- planning
 def plan_group(fit, *, ladder=None, ladder_names=None, n_runs: int | None = 10, max_cost: float | None = None,
                cost_model: CostModel | None = None, n_draws: int = N_DRAWS, min_gain: float = MIN_GAIN,
-               tight: float = TIGHT, bracket_edges: bool = True, seed: int = 0) -> RunPlan:
+               tight: float = TIGHT, bracket_edges: bool = True, n_sim: int = N_SIM, seed: int = 0) -> RunPlan:
     """The plan for one group with a law (a CollapseFit; module docstring, steps 1-6)."""
     cost_model = cost_model or CostModel()
     _check_budget(n_runs, max_cost)
@@ -461,6 +475,7 @@ def plan_group(fit, *, ladder=None, ladder_names=None, n_runs: int | None = 10, 
         q_ratio = special.stdtrit(df0 + added_runs, 1 - alpha / 2) / special.stdtrit(df0, 1 - alpha / 2)
         return float(calib * lin * q_ratio) if np.isfinite(calib) else float("nan")
 
+    info0_all = info.copy()
     picks: list[int] = []
     spent, used_runs, cur_lin = 0.0, 0, lin_now
     picks_per_cell: dict = {}
@@ -480,6 +495,7 @@ def plan_group(fit, *, ladder=None, ladder_names=None, n_runs: int | None = 10, 
             spent += cost[k]
             used_runs += int(runs[k])
         cur_lin = float(width_lin(_var_target(info, j)))
+    prepicked = list(picks)
     while cands:
         left_runs = np.inf if n_runs is None else n_runs - used_runs
         left_cost = np.inf if max_cost is None else max_cost - spent
@@ -504,6 +520,20 @@ def plan_group(fit, *, ladder=None, ladder_names=None, n_runs: int | None = 10, 
         used_runs += int(runs[k])
         for t in cands[k].teachers:
             picks_per_cell[(cands[k].student, t)] = picks_per_cell.get((cands[k].student, t), 0) + 1
+
+    # step 5b: the linearised plan against the plain extension of the grids, judged by simulating both
+    if n_sim > 0 and cands:
+        extend = _extension_picks(cands, prepicked, runs, cost, n_runs, max_cost)
+        options = {"linearised": picks, "extension": extend}
+        scores = {name: _simulated_gain(fit, cands, opt, cost, n_sim, rng) for name, opt in options.items() if opt}
+        if scores:
+            chosen = max(scores, key=lambda name: scores[name][0])
+            picks = options[chosen]
+            info = info0_all + sum(delta[:, k] for k in picks) if picks else info0_all
+            cur_lin = float(width_lin(_var_target(info, j)))
+            base.simulated_width_after = scores[chosen][1]
+            base.chosen_by = chosen
+            base.n_simulated_refits = n_sim * len(scores)
 
     # the per-student law band (ratio upper / lower of T*) before and after the whole plan
     sd_before = np.median(_law_log_se(model, info - sum(delta[:, k] for k in picks) if picks else info, theta,
@@ -940,3 +970,82 @@ def compare_with_plan(plan_json: dict, laws) -> list[dict]:
                      "runs_planned": int(sum(int(c.get("n_seeds") or 0) for c in planned)), "runs_done": done,
                      "verdict_then": g.get("verdict"), "note": note})
     return rows
+
+
+# ---------------------------------------------------------------------------------------------- simulation check
+def _extension_picks(cands, prepicked, runs, cost, n_runs, max_cost) -> list[int]:
+    """The grids extended: the nearest new teacher beyond each side of each student's grid (then the next ones out),
+    cheapest first within a ring, after the edge-bracketing picks, as far as the budget goes."""
+    sides: dict = {}
+    for k, c in enumerate(cands):
+        t = c.teachers[0]
+        if c.kind == "teacher" and (t > c.grid_hi or t < c.grid_lo):
+            sides.setdefault((c.student, t > c.grid_hi), []).append(k)
+    rings = []
+    for (_s, above), ks in sides.items():
+        ks = sorted(ks, key=lambda k: cands[k].teachers[0] if above else -cands[k].teachers[0])
+        rings += [(i, float(cost[k]), k) for i, k in enumerate(ks)]
+    picks = list(prepicked)
+    used, spent = int(sum(runs[k] for k in picks)), float(sum(cost[k] for k in picks))
+    for _ring, _c, k in sorted(rings):
+        if k in picks:
+            continue
+        if (n_runs is not None and used + runs[k] > n_runs) or (max_cost is not None and spent + cost[k] > max_cost):
+            continue
+        picks.append(k)
+        used += int(runs[k])
+        spent += float(cost[k])
+    return picks
+
+
+def _pseudo_runs(fit) -> pd.DataFrame:
+    """Runs with exactly the fit's cell means and within-cell sums of squares (so a refit reproduces the fit)."""
+    cells = fit.cells
+    rows = []
+    for r in cells.to_dict("records"):
+        n = int(r["n_runs"])
+        if n == 1:
+            z = np.zeros(1)
+        else:
+            z = np.linspace(-1.0, 1.0, n)
+            z = (z - z.mean()) / math.sqrt(np.sum((z - z.mean()) ** 2)) * math.sqrt(float(r["ss_within"]))
+        for v in float(r["mean"]) + z:
+            rows.append((float(r["student_params"]), float(r["teacher_params"]), str(r.get("teacher_name") or ""), v))
+    frame = pd.DataFrame(rows, columns=["student_params", "teacher_params", "teacher_name", "value"])
+    return frame.assign(metric=str(fit.metric), higher_is_better=bool(fit.higher_is_better),
+                        family=str(fit.group.get("family", "default")),
+                        data_tokens=float(fit.group.get("data_tokens", float("nan"))))
+
+
+def _simulated_gain(fit, cands, picks, cost, n_sim, rng) -> tuple[float, float]:
+    """(relative narrowing per unit cost, mean width after) of a plan, over n_sim outcome draws from the fit."""
+    from analysis.collapse import fit_collapse
+
+    parameter = "exponent" if fit.form == "power" else "slope"
+    base = _pseudo_runs(fit)
+    width0 = _fit_width(fit, parameter)
+    sd = math.sqrt(fit.rss / max(fit.df_resid, 1.0))
+    cells = [(cands[k].student, t) for k in picks for t in cands[k].teachers]
+    mean = np.array([expected_value(fit, s, t) for s, t in cells])
+    widths = []
+    for _ in range(n_sim):
+        new = pd.DataFrame({"student_params": [s for s, _t in cells], "teacher_params": [t for _s, t in cells],
+                            "teacher_name": "", "value": mean + sd * rng.standard_normal(len(cells))})
+        new = new.assign(**{c: base[c].iloc[0] for c in ("metric", "higher_is_better", "family", "data_tokens")})
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                refit = fit_collapse(pd.concat([base, new], ignore_index=True), fit.metric, form=fit.form,
+                                     alpha=fit.alpha)
+                widths.append(_fit_width(refit, parameter))
+            except ValueError:  # the law refused after the runs: no narrowing
+                widths.append(width0)
+    w = float(np.mean(widths))
+    total = float(sum(cost[k] for k in picks))
+    return ((width0 - w) / width0 / total if total > 0 and width0 > 0 else 0.0), w
+
+
+def _fit_width(fit, parameter: str) -> float:
+    ci = fit.conf_int().loc[parameter]
+    w = float(ci["upper"] - ci["lower"])
+    return w if np.isfinite(w) else float(2 * fit._q(fit.alpha) * fit.bse[parameter])

@@ -195,7 +195,7 @@ def test_cli_plan_json_has_the_documented_keys(tmp_path):
         assert key in out
     for key in ["family", "data_tokens", "metric", "form", "parameter", "alpha", "verdict", "message", "estimate",
                 "ci_width_before", "ci_width_expected_after", "cost_total", "n_runs", "n_candidates", "cost_model",
-                "planned_cells", "recommendations"]:
+                "planned_cells", "recommendations", "ci_width_simulated_after", "chosen_by", "n_simulated_refits"]:
         assert key in out["groups"][0]
     assert out["recommendations"]
     for rec in out["recommendations"]:

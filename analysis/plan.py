@@ -285,6 +285,7 @@ def _var_target(info: np.ndarray, j: int) -> np.ndarray:
     e[j] = 1.0
     d = np.sqrt(np.maximum(np.diagonal(info, axis1=-2, axis2=-1), 1e-300))  # scaled to a unit diagonal: the levels'
     scaled = info / (d[..., :, None] * d[..., None, :])  # and the law's information differ by orders of magnitude
+    scaled = scaled + 1e-10 * np.eye(info.shape[-1])  # a ridge far below any real information, for stability
     try:
         x = np.linalg.solve(scaled, np.broadcast_to(e, info.shape[:-1])[..., None])[..., 0]
     except np.linalg.LinAlgError:
@@ -549,10 +550,17 @@ def plan_group(fit, *, ladder=None, ladder_names=None, n_runs: int | None = 10, 
     recs, planned = _merge(picks, cands, info0, delta, j, cells, width_lin)
     rows = []
     prev = width_now
-    for rank, (k, n_rep, lin_after) in enumerate(recs, start=1):
+    # cumulative expected widths: linearised, made non-increasing (more runs never lose information), and, when the
+    # plan was simulated, rescaled so that the whole plan's narrowing is the refits' (the estimator's own) narrowing
+    lin_w = np.minimum.accumulate([expected_width(lin_after, sum(len(cands[i].teachers) * r
+                                                                 for i, r, _l in recs[:rank]))
+                                   for rank, (_k, _n, lin_after) in enumerate(recs, start=1)]) if recs else []
+    sim_w = base.simulated_width_after
+    if len(lin_w) and np.isfinite(sim_w) and np.isfinite(width_now) and width_now - lin_w[-1] > 0:
+        lin_w = width_now - (width_now - np.asarray(lin_w)) * max(width_now - sim_w, 0.0) / (width_now - lin_w[-1])
+    for rank, (k, n_rep, _lin_after) in enumerate(recs, start=1):
         c = cands[k]
-        added = sum(len(cands[i].teachers) * r for i, r, _l in recs[:rank])
-        w_after = expected_width(lin_after, added)
+        w_after = float(lin_w[rank - 1])
         for t, name in zip(c.teachers, c.names):
             rows.append({
                 "rank": rank, "kind": c.kind, "family": family, "data_tokens": tokens,
@@ -573,7 +581,7 @@ def plan_group(fit, *, ladder=None, ladder_names=None, n_runs: int | None = 10, 
     base.planned_cells = planned
     base.n_runs = int(sum(len(cands[k].teachers) * r for k, r, _l in recs))
     base.cost_total = float(base.recommendations["cost"].sum()) if rows else 0.0
-    total_after = expected_width(cur_lin, base.n_runs) if picks else width_now
+    total_after = float(lin_w[-1]) if len(lin_w) else width_now
     base.ci_width_expected_after = total_after
     rel = (width_now - total_after) / width_now if np.isfinite(width_now) and width_now > 0 else \
         (lin_now - cur_lin) / lin_now

@@ -7,6 +7,7 @@
   compare A B [C...] [--task T] [--metric M] [--filter F] [--cluster FIELD]
                                              paired comparison from lm-eval per-sample logs (files, folders, zips)
   optimum / law ... --table latex|markdown   a paper-ready table (booktabs tabular / Markdown) on stdout
+  plan RESULTS --metric NAME --runs N [--ladder SIZES] [--json]   which runs to pay for next
 
 RESULTS is any distillation-results file the loader accepts (CSV, TSV, Parquet, JSON, JSONL; see README).
 Without --json, sizes print in human units ("1.3B"); with --json, sizes are raw parameter counts.
@@ -221,6 +222,49 @@ def cmd_law(args: argparse.Namespace) -> int:
     return 0 if fitted else 2
 
 
+def cmd_plan(args: argparse.Namespace) -> int:
+    from analysis.atomic_io import write_text_atomic
+    from analysis.plan import CostModel, parse_ladder, plan_runs, plans_to_csv, plans_to_dict, sweep_plans
+
+    frame = _load(args)
+    ladder, names = parse_ladder(args.ladder) if args.ladder else (None, None)
+    cost = CostModel(teacher_weight=args.teacher_cost, student_weight=args.student_cost, per_run=args.run_cost,
+                     teacher_pretrain=args.pretrain_cost)
+    plans = plan_runs(frame, args.metric, form=args.form, alpha=args.alpha, n_runs=args.runs, max_cost=args.max_cost,
+                      ladder=ladder, ladder_names=names, cost_model=cost, seed=args.seed)
+    out = plans_to_dict(plans, metric=args.metric, n_runs=args.runs, max_cost=args.max_cost)
+    if args.out:
+        folder = Path(args.out).expanduser().resolve()
+        if folder.exists() and not folder.is_dir():
+            raise ValueError(f"--out {folder}: expected a folder, found a file")
+        folder.mkdir(parents=True, exist_ok=True)
+        for fname, text in sweep_plans(plans, name=args.name):
+            write_text_atomic(folder / fname, text)
+        write_text_atomic(folder / f"{args.name}.csv", plans_to_csv(plans))
+        write_text_atomic(folder / f"{args.name}.json", json.dumps(out, indent=2, allow_nan=False))
+        print(f"wrote the plan to {folder} ({args.name}.json, {args.name}.csv and the sweep plans)", file=sys.stderr)
+    if args.table:
+        from analysis.paper_tables import plan_table
+
+        _print_table(*plan_table(plans), args, method=f"next runs, {args.runs} per group")
+        return 0
+    if args.json:
+        _print_json(out)
+        return 0
+    for plan in plans:
+        if len(plans) > 1:
+            print(f"== {plan.label}")
+        print(f"  {plan.message}")
+        for r in plan.recommendations.to_dict("records"):
+            width = r["expected_slope_ci_width_after"]
+            print(f"  {r['rank']:>2}. student {_size(r['student_params'])}, teacher {_size(r['teacher_params'])}"
+                  f"{' (' + r['teacher_name'] + ')' if r['teacher_name'] else ''} x{r['n_seeds']}: cost "
+                  f"{r['cost']:.3g}" + ("" if width is None or not math.isfinite(width) else
+                                       f", {plan.parameter} interval then ~{width:.3g} wide"))
+            print(f"      {r['reason']}")
+    return 0
+
+
 def cmd_whatif(args: argparse.Namespace) -> int:
     from analysis.whatif import declined, whatif
 
@@ -424,6 +468,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--table", choices=["latex", "markdown"],
                    help="print a paper-ready table instead: a LaTeX booktabs tabular or a Markdown table")
     p.set_defaults(func=cmd_compare)
+    p = sub.add_parser("plan", help="which runs to pay for next: the largest expected narrowing of the slope "
+                                    "interval per unit cost")
+    results_args(p)
+    p.add_argument("--runs", type=int, default=10, help="budget: runs per (family, data_tokens) group (default 10)")
+    p.add_argument("--max-cost", type=float, help="budget: cost limit per group, in the cost model's units")
+    p.add_argument("--ladder", help="teacher sizes to choose from, e.g. 160M,410M,1B,2.8B, or catalog:Pythia "
+                                    "(default: each student's grid extended by its own step)")
+    p.add_argument("--form", choices=["linear", "proportional", "power"], default="linear")
+    p.add_argument("--teacher-cost", type=float, default=1.0, help="cost per teacher param and token (default 1)")
+    p.add_argument("--student-cost", type=float, default=1.0, help="cost per student param and token (default 1)")
+    p.add_argument("--run-cost", type=float, default=0.0, help="fixed cost per run (default 0)")
+    p.add_argument("--pretrain-cost", type=float, default=0.0,
+                   help="extra cost of a teacher size not used yet (default 0: public checkpoints)")
+    p.add_argument("--out", help="folder to write the plan into: NAME.json (with the expected widths), NAME.csv and "
+                                 "one eval_runs sweep plan (TOML) per student")
+    p.add_argument("--name", default="plan", help="name of the written files and sweeps (default plan)")
+    p.set_defaults(func=cmd_plan)
     return parser
 
 

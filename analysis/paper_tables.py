@@ -167,6 +167,21 @@ def paired_table(comparisons: pd.DataFrame, *, alpha: float = 0.05) -> tuple[pd.
     return frame, columns
 
 
+def plan_table(plans) -> tuple[pd.DataFrame, list[Column]]:
+    """The next-run advisor's recommendations (analysis.plan.plan_runs) for a paper or a lab notebook: group,
+    rank, student, teacher, seeds, cost, the slope interval's expected width after, and the reason."""
+    frames = [p.recommendations.assign(group=p.label) for p in plans if len(p.recommendations)]
+    frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
+        columns=["group", "rank", "student_params", "teacher_params", "teacher_name", "n_seeds", "cost",
+                 "expected_slope_ci_width_after", "reason"])
+    frame["teacher"] = [_named(t, n) for t, n in zip(frame["teacher_params"], frame.get("teacher_name", ""))]
+    columns = [Column("group", "Group"), Column("rank", "Rank", "int"), Column("student_params", "Student", "size"),
+               Column("teacher", "Teacher"), Column("n_seeds", "Seeds", "int"), Column("cost", "Cost", "number"),
+               Column("expected_slope_ci_width_after", "Slope CI width after", "number"),
+               Column("reason", "Why")]
+    return frame, columns
+
+
 def _named(size, name) -> str:
     text = format_size(size)
     return f"{text} ({name})" if isinstance(name, str) and name.strip() else text

@@ -10,12 +10,12 @@ def test_the_law_page_fits_the_planted_law_and_shows_the_curves_the_law_and_the_
     low, high = (float(v) for v in slope.delta.split("CI ")[1].split(" – "))
     assert low < 2.498 < high and low < float(slope.value) < high  # planted 2.498, one-stage by default
     assert metrics["Students"].value == "6"
-    assert len(at.get("plotly_chart")) == 3  # curse curves + law + collapse
+    assert len(at.get("plotly_chart")) == 4  # curse curves + law + collapse + the plan's ghost points
     text = all_text(at)
     assert "The curse of capacity gap" in text and "two-stage fit on the same data" in text
     at.toggle(key="_w_law_details").set_value(True).run()
     assert_no_traceback(at)
-    assert len(at.get("plotly_chart")) == 4  # + residuals
+    assert len(at.get("plotly_chart")) == 5  # + residuals
     assert "Parameters" in all_text(at) and at.query_params["details"] == "1"
 
 
@@ -60,7 +60,7 @@ def test_a_table_that_cannot_support_a_law_shows_the_refusal_where_the_slope_wou
     assert not any(m.label == "Slope k" for m in at.metric)
     refusal = texts(at.warning)
     assert any("No law: a linear law needs at least 3 students" in e and "cannot be told apart" in e for e in refusal)
-    assert len(at.get("plotly_chart")) == 1  # the curse curves: no law figure without a law
+    assert len(at.get("plotly_chart")) == 2  # the curse curves and the plan: no law figure without a law
 
 
 def test_the_bootstrap_runs_only_when_asked(workspace):

@@ -99,7 +99,8 @@ def test_law_table_markdown_from_the_cli_has_one_row_per_group_and_parameter():
                                              "texlive-latex-base and texlive-latex-recommended)")
 @pytest.mark.parametrize("command", [["law", str(SIMULATED), "--metric", "val_loss"],
                                      ["optimum", str(SIMULATED), "--metric", "val_loss"],
-                                     ["compare", *(str(p) for p in sorted(SAMPLES.iterdir()))]])
+                                     ["compare", *(str(p) for p in sorted(SAMPLES.iterdir()))],
+                                     ["plan", str(SIMULATED), "--metric", "val_loss", "--runs", "3"]])
 def test_the_cli_latex_table_compiles_with_pdflatex_and_booktabs(tmp_path, command):
     out = _cli(*command, "--table", "latex")
     assert out.returncode == 0, out.stderr

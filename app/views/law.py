@@ -141,3 +141,9 @@ with guarded("bootstrap the pipeline"):
             show_caveats(boot_caveats)
     else:
         st.caption(f"Off. Turn it on to run {n_boot} resamples of the two-stage pipeline.")
+
+with guarded("plan the next runs"):
+    from app.views.law_plan import show_plan
+
+    show_plan(active, form=form, alpha=alpha, curse=curse_figure(active.rows, optima_for(active.cache_key, alpha)[0],
+                                                                  active.metric))

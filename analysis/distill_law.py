@@ -67,7 +67,7 @@ MIN_RUNS_PER_PARAM = 3  # fewer distilled runs than 3 x 9 coefficients: no fit
 # paper's regime and for small CPU sweeps; a bootstrap interval that reaches an edge is reported as undetermined.
 _LO = np.log([1e-3, 1e-3, 1e-3, 0.05, 1e-8, 1e-3, 1e-8, 1e-3, 1e-2])
 _HI = np.log([50.0, 1e4, 20.0, 20.0, 1e10, 3.0, 1e10, 3.0, 5.0])
-_N_STARTS_REFINED = 4  # L-BFGS runs from the best 4 grid points (the rest are only evaluated)
+_N_STARTS_REFINED = 6  # L-BFGS runs from the best 6 grid points (the rest are only evaluated)
 
 # Names of metrics that are a cross-entropy in nats per token (our engine's val_loss; lm-eval's and HF's losses).
 _CE_NAME = re.compile(r"^(?:[a-z]+_)*(?:loss|nll|cross_entropy|xent|ce)(?:_[a-z]+)*$")
@@ -263,8 +263,8 @@ def _args(runs: _Runs, w: np.ndarray, ls_cell: np.ndarray) -> tuple:
 
 
 def _start_grid(runs: _Runs, ls_cell: np.ndarray) -> np.ndarray:
-    """Starting points: c0 x c1 x f1 x d1 x gamma, the student term's level set so the median run's excess over
-    its teacher is matched."""
+    """Starting points (216): c0 x c1 x f1 x d1 x gamma x (alpha = beta), the student term's level set so the
+    median run's excess over its teacher is matched."""
     excess = float(np.median(np.maximum(runs.loss - runs.lt, 0.05)))
     lt_med = float(np.median(runs.lt))
     starts = []
@@ -275,7 +275,8 @@ def _start_grid(runs: _Runs, ls_cell: np.ndarray) -> np.ndarray:
                     for ga in (0.5, 1.0):
                         z = (excess * lt_med ** c0) ** (1.0 / ga)
                         half = max(min(z / 2, 1e9), 1e-7)
-                        starts.append([c0, c1, f1, d1, half, 0.3, half, 0.3, ga])
+                        for ex in (0.2, 0.5):
+                            starts.append([c0, c1, f1, d1, half, ex, half, ex, ga])
     return np.clip(np.log(np.array(starts)), _LO, _HI)
 
 
@@ -494,8 +495,9 @@ def fit_distill_law(results: pd.DataFrame, metric: str, *, alpha: float = 0.05, 
 
 
 def leave_one_student_out(runs: _Runs, theta: np.ndarray) -> pd.DataFrame:
-    """Refit without each student size (all its token budgets) and predict its runs: n_runs, rmse, mae
-    (nats/token), or a `refused` reason when the rest cannot support a fit."""
+    """Refit without each student size (all its token budgets; L-BFGS warm-started at the full fit) and predict
+    its runs: n_runs, rmse, mae (nats/token), regret (of the tested teacher the refit law picks), or a `refused`
+    reason when the rest cannot support a fit."""
     out = []
     for s in np.unique(runs.n):
         held = runs.n == s
@@ -510,8 +512,11 @@ def leave_one_student_out(runs: _Runs, theta: np.ndarray) -> pd.DataFrame:
             out.append(row)
             continue
         ls = rest.cells["supervised_loss"].to_numpy()
-        starts = np.vstack([theta[None, :], _start_grid(rest, ls)])
-        th = _fit_theta(rest, np.ones(rest.loss.size), ls, starts)
+        # warm start from the full fit, re-expressed at the held-in centring (the same model, other a and b)
+        start = theta.copy()
+        start[4] -= np.exp(theta[5]) * math.log(rest.n0 / runs.n0)
+        start[6] -= np.exp(theta[7]) * math.log(rest.d0 / runs.d0)
+        th = _minimise(np.clip(start, _LO, _HI), _args(rest, np.ones(rest.loss.size), ls))[0]
         p = dict(zip(PARAM_NAMES, _paper_params(th, rest.n0, rest.d0)))
         pred = predict_student_loss(runs.lt[held], runs.n[held], runs.d[held],
                                     runs.cells["supervised_loss"].to_numpy()[runs.cell[held]], p)

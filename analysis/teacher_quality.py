@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize
 
-from analysis.optimum import baseline_mask, no_teacher_mask, teacher_cells
+from analysis.optimum import no_teacher_mask, teacher_cells
 from analysis.sizes import format_size
 
 HOW_TO_ADD = ("Add the teacher's own score on the same metric as a `teacher_value` column (our engine writes it for "
@@ -144,8 +144,12 @@ def diagnose_teachers(results: pd.DataFrame, metric: str, *, tol: float = TEACHE
     student: the verdict. Columns: family, data_tokens, student_params, best_teacher_params, best_teacher_value,
     teacher_params, teacher_value, student_loss_increase (mean loss above the best one), teacher_loss_change
     (its loss minus the best teacher's), verdict ("too strong", "not better", "no teacher score"), sentence.
-    Lower is better is assumed (a loss); `tol` (nats/token) is how close two teacher losses count as equal."""
+    A higher-is-better metric is read the other way round (better = higher); `tol` (the metric's units, nats/token
+    for a loss) is how close two teacher scores count as equal."""
     cells = student_vs_teacher(results, metric)
+    rows = results[results["metric"] == metric]
+    sign = -1.0 if "higher_is_better" in rows and rows["higher_is_better"].astype(bool).any() else 1.0
+    cells = cells.assign(mean=sign * cells["mean"], teacher_value=sign * cells["teacher_value"])
     cols = ["family", "data_tokens", "student_params", "best_teacher_params", "best_teacher_value", "teacher_params",
             "teacher_value", "student_loss_increase", "teacher_loss_change", "verdict", "sentence"]
     out = []
@@ -154,8 +158,8 @@ def diagnose_teachers(results: pd.DataFrame, metric: str, *, tol: float = TEACHE
                                                                                                    "mean"))
         best = g.loc[g["mean"].idxmin()]
         for _, t in g[g["teacher_params"] > best["teacher_params"]].iterrows():
-            rise = float(t["mean"] - best["mean"])
-            change = float(t["teacher_value"] - best["teacher_value"])
+            rise = float(t["mean"] - best["mean"])  # how much worse the student is, in the metric's units
+            change = float(t["teacher_value"] - best["teacher_value"])  # < 0: a better teacher
             who = f"{format_size(student)} student" + ("" if pd.isna(tokens) else f" ({format_size(tokens)} tokens)")
             if not np.isfinite(change):
                 verdict, sentence = "no teacher score", (f"{who}: teacher {format_size(t['teacher_params'])} has "
@@ -163,19 +167,15 @@ def diagnose_teachers(results: pd.DataFrame, metric: str, *, tol: float = TEACHE
             elif change < -tol:
                 verdict = "too strong"
                 sentence = (f"{who}: teacher {format_size(t['teacher_params'])} is a better teacher "
-                            f"({t['teacher_value']:.3f} vs {best['teacher_value']:.3f}) yet its student is "
+                            f"({sign * t['teacher_value']:.3f} vs {sign * best['teacher_value']:.3f}) yet its student is "
                             f"{rise:.3f} worse: a capacity gap in teacher quality.")
             else:
                 verdict = "not better"
                 sentence = (f"{who}: teacher {format_size(t['teacher_params'])} is bigger but no better a teacher "
-                            f"({t['teacher_value']:.3f} vs {best['teacher_value']:.3f}) and its student is "
+                            f"({sign * t['teacher_value']:.3f} vs {sign * best['teacher_value']:.3f}) and its student is "
                             f"{rise:.3f} worse: not a gap in teacher quality (size itself, or the student made from "
                             f"it, differs).")
-            out.append((family, tokens, int(student), int(best["teacher_params"]), float(best["teacher_value"]),
-                        int(t["teacher_params"]), float(t["teacher_value"]), rise, change, verdict, sentence))
+            out.append((family, tokens, int(student), int(best["teacher_params"]), sign * float(best["teacher_value"]),
+                        int(t["teacher_params"]), sign * float(t["teacher_value"]), rise, change, verdict, sentence))
     return pd.DataFrame(out, columns=cols)
 
-
-def without_baselines(results: pd.DataFrame) -> pd.DataFrame:
-    """The rows minus random-init baseline students (they are comparison points, not teacher-curve points)."""
-    return results[~baseline_mask(results)]

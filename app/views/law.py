@@ -138,3 +138,9 @@ with guarded("bootstrap the pipeline"):
             show_caveats(boot_caveats)
     else:
         st.caption(f"Off. Turn it on to run {n_boot} resamples of the two-stage pipeline.")
+
+# ------------------------------------------------------------------------------------------ second lens
+with guarded("fit the distillation scaling law"):
+    from app.views.law_teacher import render
+
+    render(active, form, alpha)

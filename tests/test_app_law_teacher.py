@@ -1,0 +1,37 @@
+"""AppTest: the Law page's second lens: the student against the teacher's own score, the teachers against their
+size, Busbridge et al.'s law beside the linear one with held-out regrets, and what it says without teacher scores."""
+import pytest
+from app_harness import all_text, assert_no_traceback, go_to, open_app, simulated_csv, upload
+
+FIT_SECONDS = 300  # the bootstrap and the held-out refits of both laws, on a shared 2-core machine
+
+
+def distill_scaling_csv() -> bytes:
+    from analysis.simulate import simulate_distill_scaling
+
+    return simulate_distill_scaling(student_params=(7e7, 2e8, 6e8, 2e9), data_tokens=(2e9, 2e10), n_seeds=1,
+                                    n_supervised=2, seed=4).to_csv(index=False).encode()
+
+
+@pytest.mark.slow
+def test_the_second_lens_fits_both_laws_and_compares_them_on_held_out_students(workspace):
+    at = upload(open_app(query={"scaling_boot": "50"}), "dsl.csv", distill_scaling_csv())
+    at.switch_page("views/law.py").run(timeout=FIT_SECONDS)
+    assert_no_traceback(at)
+    text = all_text(at)
+    assert "Is it the gap or the teacher?" in text
+    labels = {m.label: m.value for m in at.metric}
+    assert labels["Linear law: held-out regret"] != "—" and labels["Scaling law: held-out regret"] != "—"
+    assert float(labels["Scaling law: held-out RMSE"]) < 0.05  # planted noise 0.01 nats
+    assert "Distillation scaling law" in text and "too strong" in text
+    charts = [str(c.proto) for c in at.get("plotly_chart")]
+    assert any("Student against the teacher" in spec for spec in charts)
+    assert any("Optimal teacher by both laws" in spec for spec in charts)
+
+
+def test_without_teacher_scores_the_page_says_which_rows_lack_them_and_how_to_add_them(workspace):
+    at = go_to(upload(open_app(), "sweep.csv", simulated_csv()), "views/law.py")
+    assert_no_traceback(at)
+    text = all_text(at)
+    assert "No teacher has a score" in text and "teacher_value" in text
+    assert any("lack the teacher's own score" in e.label for e in at.expander)

@@ -62,6 +62,11 @@ EQUATION = ("L_S = L_T + L_T^-c0 * (1 + (L_T / (Ls~ d1))^(1/f1))^(-c1 f1) * (A /
             "   (Busbridge et al. 2025, Eq. 8)")
 HUBER_DELTA = 1e-3  # on ln-loss residuals, as Hoffmann et al. (2022) and Besiroglu et al. (2024)
 MIN_RUNS_PER_PARAM = 3  # fewer distilled runs than 3 x 9 coefficients: no fit
+# Competing fits: local minima whose robust loss is within 2% of the best one are fits the data barely tell apart
+# (on planted truths the wrong one won by 0.3%). Every resample starts from each (at most 3) and keeps its best, so
+# the intervals span the competing fits instead of the neighbourhood of one.
+BASIN_TOL = 0.02
+MAX_BASINS = 3
 
 # Search box of the log-parameters (internal order: c0, c1, f1, d1, a, alpha, b, beta, gamma). Wide enough for the
 # paper's regime and for small CPU sweeps; a bootstrap interval that reaches an edge is reported as undetermined.
@@ -292,15 +297,28 @@ def _minimise(theta0: np.ndarray, args: tuple, options: dict = _FULL_FIT) -> tup
     return res.x, float(res.fun)
 
 
-def _fit_theta(runs: _Runs, w: np.ndarray, ls_cell: np.ndarray, starts: np.ndarray) -> np.ndarray:
+def _local_minima(runs: _Runs, w: np.ndarray, ls_cell: np.ndarray, starts: np.ndarray) -> list[tuple]:
+    """L-BFGS-B from the best _N_STARTS_REFINED grid points: the distinct local minima (theta, objective), best
+    first (two minima are distinct when some log-parameter differs by more than 0.05)."""
     args = _args(runs, w, ls_cell)
     values = np.array([_loss_and_grad(t, *args)[0] for t in starts])
-    best = None
-    for i in np.argsort(values)[:_N_STARTS_REFINED]:
-        theta, f = _minimise(starts[i], args)
-        if best is None or f < best[1]:
-            best = (theta, f)
-    return best[0]
+    found = sorted((_minimise(starts[i], args)[::-1] for i in np.argsort(values)[:_N_STARTS_REFINED]),
+                   key=lambda m: m[0])
+    distinct = []
+    for f, theta in found:
+        if all(np.abs(theta - t).max() > 0.05 for t, _ in distinct):
+            distinct.append((theta, f))
+    return distinct
+
+
+def _fit_theta(runs: _Runs, w: np.ndarray, ls_cell: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    return _local_minima(runs, w, ls_cell, starts)[0][0]
+
+
+def _competing(minima: list[tuple], tol: float) -> list[np.ndarray]:
+    """The local minima whose objective is within a fraction `tol` of the best one's (the best first)."""
+    best = minima[0][1]
+    return [theta for theta, f in minima if f <= best * (1 + tol)][:MAX_BASINS]
 
 
 def _paper_params(theta: np.ndarray, n0: float, d0: float) -> np.ndarray:
@@ -334,6 +352,7 @@ class DistillLawFit:
     ls_boot: np.ndarray  # (n_boot, n_cells) the resamples' supervised losses
     loso: pd.DataFrame | None = None  # per held-out student: n_runs, rmse, mae (nats/token) or refusal
     caveats: list = field(default_factory=list)
+    n_basins: int = 1  # competing fits each resample started from (BASIN_TOL)
 
     @property
     def params(self) -> pd.Series:
@@ -441,7 +460,7 @@ class DistillLawFit:
             "schema_version": SCHEMA_VERSION, "method": "busbridge_eq8", "metric": self.metric,
             "units": "nats/token", "family": self.family, "alpha": self.alpha, "equation": EQUATION,
             "n_runs": self.nobs, "n_cells": len(self.runs.cells), "n_boot": self.n_boot,
-            "huber_delta": HUBER_DELTA,
+            "huber_delta": HUBER_DELTA, "n_competing_fits": self.n_basins,
             "params": {n: {"estimate": json_number(v), "ci_lower": json_number(ci.at[n, "lower"]),
                            "ci_upper": json_number(ci.at[n, "upper"]), "determined": n not in und}
                        for n, v in self.params.items()},
@@ -468,19 +487,29 @@ def fit_distill_law(results: pd.DataFrame, metric: str, *, alpha: float = 0.05, 
     runs, caveats = prepare_runs(results, metric)
     ls = runs.cells["supervised_loss"].to_numpy()
     w = np.ones(runs.loss.size)
-    theta = _fit_theta(runs, w, ls, _start_grid(runs, ls))
+    minima = _local_minima(runs, w, ls, _start_grid(runs, ls))
+    theta = minima[0][0]
+    basins = _competing(minima, BASIN_TOL)
     rng = np.random.default_rng(seed)
     theta_boot = np.full((n_boot, len(PARAM_NAMES)), np.nan)
     ls_boot = np.full((n_boot, len(ls)), np.nan)
     for b in range(n_boot):
         wb, lsb = _resample(runs, rng)
         try:
-            theta_boot[b] = _minimise(theta, _args(runs, wb, lsb), _RESAMPLE)[0]
+            args = _args(runs, wb, lsb)
+            theta_boot[b] = min((_minimise(t, args, _RESAMPLE) for t in basins), key=lambda m: m[1])[0]
             ls_boot[b] = lsb
         except (ValueError, FloatingPointError):
             continue
     fit = DistillLawFit(metric=metric, alpha=alpha, family=families[0], runs=runs, theta=theta,
                         theta_boot=theta_boot, ls_boot=ls_boot, caveats=caveats)
+    fit.n_basins = len(basins)
+    if len(basins) > 1:
+        differ = [n for j, n in enumerate(PARAM_NAMES) if np.ptp([t[j] for t in basins]) > 0.1]
+        fit.caveats.append(DataWarning(
+            f"{len(basins)} fits with nearly the same error (within {BASIN_TOL:.0%}) differ in {', '.join(differ)}: "
+            f"the data barely tell them apart. The intervals come from resamples refitted from each of them.",
+            params=differ))
     und = fit.undetermined()
     if und:
         fit.caveats.append(DataWarning(

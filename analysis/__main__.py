@@ -298,7 +298,7 @@ def cmd_scaling_law(args: argparse.Namespace) -> int:
             print(f"  {_size(r['student_params'])}: linear law {lin}, scaling law {sca}")
         print(f"  better on held-out students: {better_law(ho)}")
         if not c.diagnosis.empty:
-            print("\nTeachers bigger than a student's best one:")
+            print("\nSteps up past a student's best teacher that made it worse:")
             for sentence in c.diagnosis["sentence"]:
                 print(f"  {sentence}")
         print()

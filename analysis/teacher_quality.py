@@ -140,42 +140,49 @@ def fit_teacher_curve(teachers: pd.DataFrame) -> TeacherCurve:
 
 
 def diagnose_teachers(results: pd.DataFrame, metric: str, *, tol: float = TEACHER_TOL) -> pd.DataFrame:
-    """For each student (family, tokens, student) and each teacher *larger* than its best teacher that gave a worse
-    student: the verdict. Columns: family, data_tokens, student_params, best_teacher_params, best_teacher_value,
-    teacher_params, teacher_value, student_loss_increase (mean loss above the best one), teacher_loss_change
-    (its loss minus the best teacher's), verdict ("too strong", "not better", "no teacher score"), sentence.
-    A higher-is-better metric is read the other way round (better = higher); `tol` (the metric's units, nats/token
-    for a loss) is how close two teacher scores count as equal."""
+    """Each step up the teacher sizes past a student's best teacher where the student got worse: was the bigger
+    teacher a better teacher than the next smaller one (verdict "too strong": a better teacher, a worse student,
+    the capacity gap in teacher quality), or not ("not better": no better a teacher, so teacher quality does not
+    explain the worse student; the teacher's size, or how the student was made from it, does), or is a score
+    missing ("no teacher score"). Columns: family, data_tokens, student_params, best_teacher_params,
+    best_teacher_value, previous_teacher_params, previous_teacher_value, teacher_params, teacher_value,
+    student_loss_increase (over the previous teacher's student), teacher_loss_change (teacher minus previous
+    teacher: < 0 is a better teacher), verdict, sentence. A higher-is-better metric is read the other way round;
+    `tol` (the metric's units) is how close two teacher scores count as equal."""
     cells = student_vs_teacher(results, metric)
     rows = results[results["metric"] == metric]
     sign = -1.0 if "higher_is_better" in rows and rows["higher_is_better"].astype(bool).any() else 1.0
     cells = cells.assign(mean=sign * cells["mean"], teacher_value=sign * cells["teacher_value"])
-    cols = ["family", "data_tokens", "student_params", "best_teacher_params", "best_teacher_value", "teacher_params",
-            "teacher_value", "student_loss_increase", "teacher_loss_change", "verdict", "sentence"]
+    cols = ["family", "data_tokens", "student_params", "best_teacher_params", "best_teacher_value",
+            "previous_teacher_params", "previous_teacher_value", "teacher_params", "teacher_value",
+            "student_loss_increase", "teacher_loss_change", "verdict", "sentence"]
     out = []
     for (family, tokens, student), g in cells.groupby(["family", "data_tokens", "student_params"], dropna=False):
         g = g.groupby("teacher_params", as_index=False).agg(mean=("mean", "mean"), teacher_value=("teacher_value",
                                                                                                    "mean"))
         best = g.loc[g["mean"].idxmin()]
-        for _, t in g[g["teacher_params"] > best["teacher_params"]].iterrows():
-            rise = float(t["mean"] - best["mean"])  # how much worse the student is, in the metric's units
-            change = float(t["teacher_value"] - best["teacher_value"])  # < 0: a better teacher
-            who = f"{format_size(student)} student" + ("" if pd.isna(tokens) else f" ({format_size(tokens)} tokens)")
+        past = g[g["teacher_params"] >= best["teacher_params"]].sort_values("teacher_params").to_dict("records")
+        who = f"{format_size(student)} student" + ("" if pd.isna(tokens) else f" ({format_size(tokens)} tokens)")
+        for prev, t in zip(past, past[1:]):
+            rise = float(t["mean"] - prev["mean"])  # how much worse the student got, in the metric's units
+            if rise <= 0:
+                continue
+            change = float(t["teacher_value"] - prev["teacher_value"])  # < 0: a better teacher
+            step = f"teacher {format_size(prev['teacher_params'])} -> {format_size(t['teacher_params'])}"
+            scores = f"({sign * prev['teacher_value']:.3f} -> {sign * t['teacher_value']:.3f})"
             if not np.isfinite(change):
-                verdict, sentence = "no teacher score", (f"{who}: teacher {format_size(t['teacher_params'])} has "
-                                                         f"no score, so the two causes cannot be told apart.")
+                verdict, sentence = "no teacher score", f"{who}, {step}: a teacher has no score, so the two " \
+                                                        f"causes cannot be told apart."
             elif change < -tol:
                 verdict = "too strong"
-                sentence = (f"{who}: teacher {format_size(t['teacher_params'])} is a better teacher "
-                            f"({sign * t['teacher_value']:.3f} vs {sign * best['teacher_value']:.3f}) yet its student is "
-                            f"{rise:.3f} worse: a capacity gap in teacher quality.")
+                sentence = (f"{who}, {step}: a better teacher {scores} yet a student {rise:.3f} worse: a capacity "
+                            f"gap in teacher quality.")
             else:
                 verdict = "not better"
-                sentence = (f"{who}: teacher {format_size(t['teacher_params'])} is bigger but no better a teacher "
-                            f"({sign * t['teacher_value']:.3f} vs {sign * best['teacher_value']:.3f}) and its student is "
-                            f"{rise:.3f} worse: not a gap in teacher quality (size itself, or the student made from "
-                            f"it, differs).")
+                sentence = (f"{who}, {step}: bigger but no better a teacher {scores}, and a student {rise:.3f} "
+                            f"worse: not explained by teacher quality (size itself, or the student made from it, "
+                            f"differs).")
             out.append((family, tokens, int(student), int(best["teacher_params"]), sign * float(best["teacher_value"]),
-                        int(t["teacher_params"]), sign * float(t["teacher_value"]), rise, change, verdict, sentence))
+                        int(prev["teacher_params"]), sign * float(prev["teacher_value"]), int(t["teacher_params"]),
+                        sign * float(t["teacher_value"]), rise, change, verdict, sentence))
     return pd.DataFrame(out, columns=cols)
-

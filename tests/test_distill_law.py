@@ -121,6 +121,7 @@ def test_a_better_teacher_with_a_worse_student_is_too_strong_and_a_bigger_no_bet
     assert list(diag.index) == [800_000, 1_600_000]
     assert diag.at[800_000, "verdict"] == "too strong" and diag.at[1_600_000, "verdict"] == "not better"
     assert diag.at[800_000, "teacher_loss_change"] == pytest.approx(-0.3)
+    assert diag.at[1_600_000, "previous_teacher_params"] == 800_000
     assert "capacity gap" in diag.at[800_000, "sentence"] and "no better a teacher" in diag.at[1_600_000, "sentence"]
 
 

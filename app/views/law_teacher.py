@@ -63,10 +63,11 @@ def _diagnosis(diagnosis: pd.DataFrame) -> None:
     if diagnosis.empty:
         return
     counts = diagnosis["verdict"].value_counts()
-    st.markdown("**Teachers bigger than a student's best one**: " + ", ".join(f"{n} {v}" for v, n in counts.items())
+    st.markdown("**Steps up past a student's best teacher that made it worse**: "
+                + ", ".join(f"{n} {v}" for v, n in counts.items())
                 + " (too strong: a better teacher gave a worse student, the gap; not better: the bigger teacher is "
-                  "no better a teacher).")
-    with st.expander("Each teacher past a student's best one"):
+                  "no better a teacher, so teacher quality does not explain it).")
+    with st.expander("Each step"):
         for sentence in diagnosis["sentence"]:
             st.markdown(f"- {md(sentence)}")
 

@@ -196,3 +196,58 @@ def comparison_to_dict(comparisons: list[FamilyComparison], metric: str, results
                       "n_rows_missing_teacher_value": len(missing),
                       "missing_teacher_values": missing.head(200).to_dict("records"),
                       "how_to_add_teacher_values": HOW_TO_ADD})
+
+
+def supervised_loss_at(fit: DistillLawFit, student_params: float, data_tokens: float) -> tuple[float, bool]:
+    """The student's supervised loss Ls~ at an untested (N_S, D_S): a plane ln Ls~ = c + p ln N + q ln D through the
+    fit's measured baselines (an interpolation, not Busbridge et al.'s supervised law), and whether (N_S, D_S) lies
+    outside the measured students and budgets (an extrapolation)."""
+    cells = fit.runs.cells
+    x = np.column_stack([np.ones(len(cells)), np.log(cells["student_params"].to_numpy(dtype=float)),
+                         np.log(cells["data_tokens"].to_numpy(dtype=float))])
+    coef = np.linalg.lstsq(x, np.log(cells["supervised_loss"].to_numpy(dtype=float)), rcond=None)[0]
+    outside = not (cells["student_params"].min() <= student_params <= cells["student_params"].max()
+                   and cells["data_tokens"].min() <= data_tokens <= cells["data_tokens"].max())
+    return float(np.exp(coef @ [1.0, np.log(student_params), np.log(data_tokens)])), outside
+
+
+def whatif_teacher(comparison: FamilyComparison, student_params: float, data_tokens: float, *,
+                   alpha: float = 0.05, laws=None) -> dict:
+    """For a student of `student_params` distilled on `data_tokens`: the best teacher loss and size by the scaling
+    law (with bootstrap intervals; size through the teachers' curve) and the best teacher size by the linear law
+    fitted at that token budget (`laws`: fit_laws' groups of the family; None or no group at that budget: no
+    answer from it). Every missing answer carries its reason."""
+    from analysis.distill_law import PARAM_NAMES, _paper_params, optimal_teacher_loss
+
+    out = {"student_params": float(student_params), "data_tokens": float(data_tokens), "alpha": alpha,
+           "scaling_law": None, "scaling_reason": comparison.refused or None, "linear_law": None,
+           "linear_reason": "no law of capacity gap was fitted at this token budget"}
+    fit = comparison.fit
+    if fit is not None:
+        ls, outside = supervised_loss_at(fit, student_params, data_tokens)
+        lo, hi = fit.teacher_loss_range
+        opt, edge = optimal_teacher_loss(student_params, data_tokens, ls, fit.params, lo=lo, hi=hi)
+        boots = [optimal_teacher_loss(student_params, data_tokens, ls,
+                                      dict(zip(PARAM_NAMES, _paper_params(t, fit.runs.n0, fit.runs.d0))),
+                                      lo=lo, hi=hi)[0][0] for t in fit.theta_boot if np.isfinite(t[0])]
+        ci = (np.quantile(boots, [alpha / 2, 1 - alpha / 2]) if boots else np.array([np.nan, np.nan]))
+        size = comparison.curve.size_for_loss([opt[0], ci[1], ci[0]])
+        at_opt = float(fit.predict(opt[0], student_params, data_tokens, ls))
+        out["scaling_law"] = {"teacher_loss": float(opt[0]), "ci_lower": float(ci[0]), "ci_upper": float(ci[1]),
+                              "teacher_params": size[0], "params_ci_lower": size[1], "params_ci_upper": size[2],
+                              "supervised_loss": ls, "student_loss_at_best": at_opt,
+                              "distillation_beats_supervised": at_opt < ls, "extrapolated": bool(outside),
+                              "at_search_edge": bool(edge[0]),
+                              "size_reason": comparison.curve.refused or (
+                                  None if np.isfinite(size[0]) else "no teacher size of this family reaches "
+                                  "that loss on the teachers' curve")}
+    for law in laws or []:
+        if law.fit is not None and not pd.isna(law.data_tokens) and np.isclose(law.data_tokens, data_tokens,
+                                                                                 rtol=5e-3):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", CapacityGapWarning)
+                pred = law.fit.predict([float(student_params)], alpha).iloc[0]
+            out["linear_law"] = {"teacher_params": float(pred["mean"]), "ci_lower": float(pred["mean_ci_lower"]),
+                                 "ci_upper": float(pred["mean_ci_upper"])}
+            out["linear_reason"] = None
+    return json_safe(out)

@@ -165,3 +165,19 @@ def test_scaling_law_cli_refuses_bits_per_byte(tmp_path):
     simulate_distill_scaling(**SMALL).assign(metric="bits_per_byte").to_csv(path, index=False)
     proc = run_cli("scaling-law", path, "--metric", "bits_per_byte", "--bootstrap", "0")
     assert proc.returncode == 2 and "not a cross-entropy" in proc.stderr
+
+
+@pytest.mark.slow
+def test_whatif_answers_from_both_laws_for_a_student_between_the_measured_ones():
+    from analysis.law import fit_laws
+    from analysis.law_compare import compare_laws, supervised_loss_at, whatif_teacher
+
+    frame = simulate_distill_scaling(**SMALL, seed=5)
+    comp = compare_laws(frame, "val_loss", n_boot=20)[0]
+    ls, outside = supervised_loss_at(comp.fit, 4e8, 6e9)
+    assert not outside and ls == pytest.approx(float(supervised_loss(4e8, 6e9)), abs=0.05)  # a plane in ln N, ln D
+    answer = whatif_teacher(comp, 4e8, 2e10, laws=fit_laws(frame, "val_loss"))
+    sca = answer["scaling_law"]
+    assert sca["ci_lower"] <= sca["teacher_loss"] <= sca["ci_upper"] and sca["teacher_params"] > 0
+    assert answer["linear_law"] is not None and answer["linear_law"]["teacher_params"] > 0  # 20B is a fitted budget
+    assert whatif_teacher(comp, 4e8, 7e9)["linear_reason"]  # no law of capacity gap at an untested budget

@@ -181,3 +181,31 @@ def test_whatif_answers_from_both_laws_for_a_student_between_the_measured_ones()
     assert sca["ci_lower"] <= sca["teacher_loss"] <= sca["ci_upper"] and sca["teacher_params"] > 0
     assert answer["linear_law"] is not None and answer["linear_law"]["teacher_params"] > 0  # 20B is a fitted budget
     assert whatif_teacher(comp, 4e8, 7e9)["linear_reason"]  # no law of capacity gap at an untested budget
+
+
+def test_the_generator_writes_the_contract_with_teacher_scores_baselines_and_its_truth():
+    frame = simulate_distill_scaling(**SMALL, seed=3)
+    base = frame[frame["teacher_params"] == 0]
+    assert len(base) == 4 * 2 * 2 and base["teacher_value"].isna().all()
+    taught = frame[frame["teacher_params"] > 0]
+    assert len(taught) == 4 * 2 * 10 and taught["teacher_value"].notna().all()
+    assert (frame["source"] == "simulated").all() and frame.attrs["simulated"]["law"] == DISTILL_LAW
+    assert len(frame.attrs["simulated"]["optimal_teachers"]) == 8
+    shifted = simulate_distill_scaling(**SMALL, seed=3, case="size_gap")
+    big = (shifted["teacher_params"] > 8 * shifted["student_params"]) & (shifted["teacher_params"] > 0)
+    assert (shifted.loc[big, "value"].to_numpy() > frame.loc[big, "value"].to_numpy()).all()
+    with pytest.raises(ValueError, match="case"):
+        simulate_distill_scaling(case="nonsense")
+
+
+def test_the_figures_name_their_traces():
+    from analysis.teacher_figures import student_vs_teacher_figure, teacher_size_figure
+    from analysis.teacher_quality import student_vs_teacher
+
+    sweep = _hand_sweep()
+    fig = student_vs_teacher_figure(student_vs_teacher(sweep, "val_loss"), "val_loss")
+    assert [t.name for t in fig.data] == ["student 100K", "student = teacher"]
+    teachers = teacher_table(sweep, "val_loss")
+    curve = TeacherCurve(floor=2.5, scale=100.0, exponent=0.4, n_teachers=4)
+    names = [t.name for t in teacher_size_figure(teachers, curve, "val_loss").data]
+    assert names == ["teachers · f", "teachers' size -> loss curve"]

@@ -27,6 +27,11 @@ base(S, D) follows the Chinchilla loss fit L = E + A / N**alpha + B / D**beta (H
 2203.15556, approach 3: E=1.69, A=406.4, alpha=0.34, B=410.7, beta=0.28); the data term is left out when
 `data_tokens` is None. It only sets a realistic level; the analysis never depends on it.
 
+`simulate_distill_scaling` plants a different truth: Busbridge et al.'s distillation scaling law (Eq. 8; see
+analysis.distill_law), student loss from the teacher's *loss*, with teacher scores (`teacher_value`), no-teacher
+baseline rows, and cases the fit does not assume (heavy-tailed noise, noisy teacher scores, a penalty on teacher
+size that Eq. 8 cannot express).
+
 Every row has `source == "simulated"` and the frame's `attrs["simulated"]` holds the planted truth, so the data is
 labelled as simulated wherever it goes. Deterministic for a given `seed`.
 """

@@ -289,12 +289,14 @@ def cmd_scaling_law(args: argparse.Namespace) -> int:
                    f"{_size(r['scaling_params_ci_upper'])}]")
             print(f"  {_size(r['student_params'])} student, {_size(r['data_tokens'])} tokens: linear law {lin}; "
                   f"scaling law {sca}")
+        for reason in dict.fromkeys(r for r in c.side_by_side["linear_refused"] if r):
+            print(f"  (linear law: {reason})")
         ho = c.held_out
         print("\nHeld-out students (each law refitted without the student; regret = loss of its pick minus the "
               "best tested teacher's, nats/token):")
         for r in ho.to_dict("records"):
-            lin = f"{r['linear_regret']:.4f}" if np.isfinite(r["linear_regret"]) else "no fit"
-            sca = f"{r['scaling_regret']:.4f}" if np.isfinite(r["scaling_regret"]) else "no fit"
+            lin = f"{r['linear_regret']:.4f}" if np.isfinite(r["linear_regret"]) else "declines without it"
+            sca = f"{r['scaling_regret']:.4f}" if np.isfinite(r["scaling_regret"]) else "declines without it"
             print(f"  {_size(r['student_params'])}: linear law {lin}, scaling law {sca}")
         print(f"  better on held-out students: {better_law(ho)}")
         if not c.diagnosis.empty:

@@ -46,3 +46,12 @@ def test_the_what_if_page_answers_a_student_and_budget_from_both_laws(workspace)
     labels = [m.label for m in at.metric]
     assert any(label.startswith("Scaling law: best teacher loss") for label in labels)
     assert "Law of capacity gap: best teacher size" in labels
+
+
+def test_on_the_bundled_measured_sweep_the_page_says_why_neither_law_has_a_held_out_error(workspace):
+    at = go_to(open_app(), "views/law.py")  # the app opens on the bundled measured sweep
+    text = all_text(at)
+    assert "No distillation scaling law: no supervised baseline" in text
+    labels = {m.label: m.value for m in at.metric}
+    assert labels["Linear law: held-out regret"] == "—" and labels["Scaling law: held-out regret"] == "—"
+    assert "not better" in text and "too strong" in text  # the large teachers: no better, yet worse students

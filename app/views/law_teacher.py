@@ -56,6 +56,8 @@ def render(active, form: str, alpha: float) -> None:
             show_refusal(f"No distillation scaling law: {comp.refused}")
         else:
             _fit(comp, alpha, i, laws_figure)
+        _held_out(comp.held_out)
+        show_caveats(comp.caveats)
     show_caveats(caveats)
 
 
@@ -79,17 +81,20 @@ def _fit(comp, alpha: float, i: int, laws_figure) -> None:
     table["determined by the data"] = [n not in fit.undetermined() for n in table.index]
     st.markdown(f"**Distillation scaling law** ({fit.nobs} runs, {fit.n_boot} resamples; nats/token)")
     st.code(fit.summary(), language=None)
-    ho = comp.held_out
-    both = ho.dropna(subset=["linear_regret", "scaling_regret"])
-    m = st.columns(3)
-    m[0].metric("Linear law: held-out regret", "—" if both.empty else f"{both['linear_regret'].mean():.4f}",
-                help="Refit without the student; loss of its pick among the tested teachers minus the best one's.")
-    m[1].metric("Scaling law: held-out regret", "—" if both.empty else f"{both['scaling_regret'].mean():.4f}")
-    rmse = ho["scaling_rmse"].dropna()
-    m[2].metric("Scaling law: held-out RMSE", "—" if rmse.empty else f"{(rmse ** 2).mean() ** 0.5:.4f}")
-    st.dataframe(humanize(ho).rename(columns=_HELD_OUT_LABELS), hide_index=True, width="stretch")
     st.plotly_chart(laws_figure(comp.side_by_side), width="stretch", key=f"laws_side_{i}")
     with st.expander("Both laws per student (optimal teacher size; the scaling law's loss and whether distilling "
                      "beats training from scratch)"):
         st.dataframe(humanize(comp.side_by_side, _SIDE_SIZES), hide_index=True, width="stretch")
-    show_caveats(comp.caveats)
+
+
+def _held_out(ho: pd.DataFrame) -> None:
+    """Both laws on held-out students (means over the students both answer), with each refusal in words."""
+    st.markdown("**Held-out students**: each law refitted without the student picks one of its tested teachers; "
+                "the regret is that teacher's loss minus the best one's (nats/token, 0 = the best).")
+    both = ho.dropna(subset=["linear_regret", "scaling_regret"])
+    m = st.columns(3)
+    m[0].metric("Linear law: held-out regret", "—" if both.empty else f"{both['linear_regret'].mean():.4f}")
+    m[1].metric("Scaling law: held-out regret", "—" if both.empty else f"{both['scaling_regret'].mean():.4f}")
+    rmse = ho["scaling_rmse"].dropna()
+    m[2].metric("Scaling law: held-out RMSE", "—" if rmse.empty else f"{(rmse ** 2).mean() ** 0.5:.4f}")
+    st.dataframe(humanize(ho).rename(columns=_HELD_OUT_LABELS), hide_index=True, width="stretch")

@@ -209,3 +209,18 @@ def test_the_figures_name_their_traces():
     curve = TeacherCurve(floor=2.5, scale=100.0, exponent=0.4, n_teachers=4)
     names = [t.name for t in teacher_size_figure(teachers, curve, "val_loss").data]
     assert names == ["teachers · f", "teachers' size -> loss curve"]
+
+
+@pytest.mark.slow
+def test_scaling_law_cli_json_has_both_laws_side_by_side_and_held_out(tmp_path):
+    path = tmp_path / "r.csv"
+    simulate_distill_scaling(**SMALL, seed=6).to_csv(path, index=False)
+    proc = run_cli("scaling-law", path, "--metric", "val_loss", "--json", "--bootstrap", "10")
+    assert proc.returncode == 0, proc.stderr
+    fam = json.loads(proc.stdout)["families"][0]
+    assert not fam["declined"] and fam["scaling_law"]["n_boot"] == 10
+    assert {"c0", "gamma"} <= set(fam["scaling_law"]["params"])
+    assert len(fam["side_by_side"]) == 8 and {"linear_teacher_params", "scaling_teacher_loss"} <= set(
+        fam["side_by_side"][0])
+    assert fam["held_out"]["better"] in ("linear", "scaling", "tie", "undecided")
+    assert len(fam["held_out"]["students"]) == 4

@@ -19,10 +19,12 @@ def render(active, form: str, alpha: float) -> None:
     if not active.has_rows:
         st.caption("Load results with teacher scores and no-teacher baselines to ask Busbridge et al.'s law.")
         return
-    c = st.columns(3)
+    c = st.columns(4)
     student_text = settings.text("Student size", key="wi_dsl_s", default="1B", container=c[0])
     tokens_text = settings.text("Distillation tokens", key="wi_dsl_d", default="20B", container=c[1])
-    if not settings.flag("Ask the scaling law", key="wi_dsl", default=False, container=c[2],
+    n_boot = settings.number("Scaling-law resamples", key="scaling_boot", default=200, min_value=50,
+                             max_value=2000, container=c[2])  # the Law page's setting: one cached fit for both
+    if not settings.flag("Ask the scaling law", key="wi_dsl", default=False, container=c[3],
                          help="Fits Busbridge et al.'s law with a bootstrap (cached per dataset and settings)."):
         return
     try:
@@ -30,7 +32,7 @@ def render(active, form: str, alpha: float) -> None:
     except ValueError as error:
         show_refusal(str(error))
         return
-    comparisons, _ = comparison_for(active.cache_key, form=form, alpha=alpha, n_boot=200)
+    comparisons, _ = comparison_for(active.cache_key, form=form, alpha=alpha, n_boot=int(n_boot))
     laws, _ = laws_for(active.cache_key, form=form, alpha=alpha)
     for comp in comparisons:
         answer = whatif_teacher(comp, student, tokens, alpha=alpha, laws=[g for g in laws if g.family == comp.family])

@@ -39,8 +39,8 @@ def test_without_teacher_scores_the_page_says_which_rows_lack_them_and_how_to_ad
 
 @pytest.mark.slow
 def test_the_what_if_page_answers_a_student_and_budget_from_both_laws(workspace):
-    at = upload(open_app(), "dsl.csv", distill_scaling_csv())
-    at.query_params.update({"wi_dsl": "1", "wi_dsl_s": "400M", "wi_dsl_d": "20B", "scaling_boot": "50"})
+    query = {"wi_dsl": "1", "wi_dsl_s": "400M", "wi_dsl_d": "20B", "scaling_boot": "50"}
+    at = upload(open_app(query=query), "dsl.csv", distill_scaling_csv())
     at.switch_page("views/whatif.py").run(timeout=FIT_SECONDS)
     assert_no_traceback(at)
     labels = [m.label for m in at.metric]

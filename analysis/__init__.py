@@ -20,6 +20,10 @@ Modules, one concept each:
   catalog        real checkpoints and their parameter counts; ranking teachers for a student
   whatif         S -> T*, T -> S, with candidates from the catalog
   figures        plotly figures (pure functions)
+  distill_law    Busbridge et al.'s distillation scaling law (Eq. 8): robust fit, bootstrap intervals, held-out error
+  teacher_quality  the teachers' own scores, their size -> loss curve, too strong vs not better
+  law_compare    both laws side by side per student, held-out regrets, the what-if from each
+  teacher_figures  plotly figures of the second lens
   atomic_io      atomic file writes
   json_safe      JSON-ready numbers (None for NaN) for every to_dict and --json output
   json_io        the depth-limited JSON parser every reader uses
@@ -57,6 +61,11 @@ _PUBLIC = {
     "load_reported_law": ("reported_law", "load_reported_law"),
     "load_catalog": ("catalog", "load_catalog"),
     "simulate_distillation": ("simulate", "simulate_distillation"),
+    "simulate_distill_scaling": ("simulate", "simulate_distill_scaling"),
+    "fit_distill_law": ("distill_law", "fit_distill_law"),
+    "DistillLawRefused": ("distill_law", "DistillLawRefused"),
+    "compare_laws": ("law_compare", "compare_laws"),
+    "diagnose_teachers": ("teacher_quality", "diagnose_teachers"),
     "import_lmeval": ("lmeval_import", "import_lmeval"),
     "read_samples": ("samples_io", "read_samples"),
     "compare_runs": ("paired", "compare_runs"),

@@ -8,6 +8,7 @@
                                              paired comparison from lm-eval per-sample logs (files, folders, zips)
   optimum / law ... --table latex|markdown   a paper-ready table (booktabs tabular / Markdown) on stdout
   plan RESULTS --metric NAME --runs N [--ladder SIZES] [--json]   which runs to pay for next
+  scaling-law RESULTS --metric NAME          Busbridge et al.'s distillation scaling law beside the linear law
 
 RESULTS is any distillation-results file the loader accepts (CSV, TSV, Parquet, JSON, JSONL; see README).
 Without --json, sizes print in human units ("1.3B"); with --json, sizes are raw parameter counts.
@@ -368,6 +369,58 @@ def _print_table(frame: pd.DataFrame, columns, args: argparse.Namespace, *, meth
     caption = (f"{method}; metric {args.metric}; {100 * (1 - args.alpha):g}% intervals; data {args.data_source}; "
                f"Capacity Gap Lab {__version__}")
     print(render_table(frame, columns, args.table, caption=caption), end="")
+def cmd_scaling_law(args: argparse.Namespace) -> int:
+    from analysis.law_compare import better_law, compare_laws, comparison_to_dict
+    from analysis.teacher_quality import HOW_TO_ADD, missing_teacher_values
+
+    frame = _load(args)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", CapacityGapWarning)
+        comparisons = compare_laws(frame, args.metric, form=args.form, alpha=args.alpha, n_boot=args.n_boot_law,
+                                   seed=args.seed)
+    _report_caveats(caught)
+    fitted = [c for c in comparisons if c.fit is not None]
+    for c in comparisons:
+        if c.fit is None:
+            print(f"error: {c.family}: {c.refused}", file=sys.stderr)
+    if args.json:
+        _print_json(comparison_to_dict(comparisons, args.metric, frame))
+        return 0 if fitted else 2
+    missing = missing_teacher_values(frame, args.metric)
+    if len(missing):
+        print(f"{len(missing)} {args.metric} row(s) with a teacher lack the teacher's score. {HOW_TO_ADD}\n")
+    pct = int((1 - args.alpha) * 100)
+    for c in comparisons:
+        if len(comparisons) > 1:
+            print(f"== {c.family}")
+        print(c.fit.summary() if c.fit is not None else f"  No scaling-law fit: {c.refused}")
+        print(f"  Teachers' size -> loss: {c.curve.describe()}")
+        print(f"\nOptimal teacher per student, both laws ({pct}% intervals):")
+        for r in c.side_by_side.to_dict("records"):
+            lin = ("—" if not np.isfinite(r["linear_teacher_params"]) else
+                   f"{_size(r['linear_teacher_params'])} [{_size(r['linear_ci_lower'])}, {_size(r['linear_ci_upper'])}]")
+            sca = ("—" if not np.isfinite(r["scaling_teacher_loss"]) else
+                   f"loss {r['scaling_teacher_loss']:.3f} [{r['scaling_ci_lower']:.3f}, {r['scaling_ci_upper']:.3f}]"
+                   f" -> {_size(r['scaling_teacher_params'])} [{_size(r['scaling_params_ci_lower'])}, "
+                   f"{_size(r['scaling_params_ci_upper'])}]")
+            print(f"  {_size(r['student_params'])} student, {_size(r['data_tokens'])} tokens: linear law {lin}; "
+                  f"scaling law {sca}")
+        for reason in dict.fromkeys(r for r in c.side_by_side["linear_refused"] if r):
+            print(f"  (linear law: {reason})")
+        ho = c.held_out
+        print("\nHeld-out students (each law refitted without the student; regret = loss of its pick minus the "
+              "best tested teacher's, nats/token):")
+        for r in ho.to_dict("records"):
+            lin = f"{r['linear_regret']:.4f}" if np.isfinite(r["linear_regret"]) else "declines without it"
+            sca = f"{r['scaling_regret']:.4f}" if np.isfinite(r["scaling_regret"]) else "declines without it"
+            print(f"  {_size(r['student_params'])}: linear law {lin}, scaling law {sca}")
+        print(f"  better on held-out students: {better_law(ho)}")
+        if not c.diagnosis.empty:
+            print("\nSteps up past a student's best teacher that made it worse:")
+            for sentence in c.diagnosis["sentence"]:
+                print(f"  {sentence}")
+        print()
+    return 0 if fitted else 2
 
 
 def _report_caveats(caught) -> None:
@@ -485,6 +538,13 @@ def build_parser() -> argparse.ArgumentParser:
                                  "one eval_runs sweep plan (TOML) per student")
     p.add_argument("--name", default="plan", help="name of the written files and sweeps (default plan)")
     p.set_defaults(func=cmd_plan)
+    p = sub.add_parser("scaling-law", help="Busbridge et al.'s distillation scaling law beside the linear law")
+    results_args(p)
+    p.add_argument("--form", choices=["linear", "proportional", "power"], default="linear",
+                   help="form of the law of capacity gap shown beside it")
+    p.add_argument("--bootstrap", dest="n_boot_law", type=int, default=1000, metavar="N",
+                   help="bootstrap resamples of runs for the scaling law's intervals (default 1000)")
+    p.set_defaults(func=cmd_scaling_law)
     return parser
 
 

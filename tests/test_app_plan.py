@@ -11,7 +11,7 @@ def sweep() -> bytes:
 
 def test_the_law_page_plans_the_next_runs_with_a_table_ghost_points_and_a_download(workspace):
     at = go_to(upload(open_app(), "sweep.csv", sweep()), "views/law.py")
-    assert "5. Plan the next runs" in all_text(at)
+    assert "6. Plan the next runs" in all_text(at)
     plans = [d.value for d in at.dataframe if "expected_slope_ci_width_after" in d.value.columns]
     assert len(plans) == 1 and len(plans[0]) >= 1 and plans[0]["n_seeds"].sum() <= 10
     assert any("expected to narrow" in s.value for s in at.success)

@@ -1,7 +1,7 @@
-"""Law page: the curse curves with each student's optimal teacher (its tied teachers and bounds), the law per
-(family, token budget) with CI/PI bands, the collapse figure, the paper's two-stage fit beside the one-stage one,
-whether the slope differs across groups, a table comparing forms, the two-stage pipeline bootstrap on demand, the
-reported law as an overlay, and every caveat or refusal of the analysis in words."""
+"""Law page: the curse curves with each student's optimal teacher (tied teachers, bounds), the law per (family, token
+budget) with CI/PI bands, the collapse figure, the two-stage fit beside the one-stage one, whether the slope differs
+across groups, the forms compared, the two-stage bootstrap on demand, the reported law as an overlay, every caveat or
+refusal in words; then the second lens (views/law_teacher.py) and the next-run advisor (views/law_plan.py)."""
 from __future__ import annotations
 
 import streamlit as st
@@ -14,6 +14,8 @@ from app.display import (empty_state, law_metrics, level, md, optima_table, para
                          show_caveats, show_refusal)
 from app.guard import guarded
 from app.paper_exports import table_downloads
+from app.views.law_plan import show_plan
+from app.views.law_teacher import render as show_teacher_lens
 
 st.title("The law of capacity gap")
 active = active_data()
@@ -142,8 +144,7 @@ with guarded("bootstrap the pipeline"):
     else:
         st.caption(f"Off. Turn it on to run {n_boot} resamples of the two-stage pipeline.")
 
+with guarded("fit the distillation scaling law"):
+    show_teacher_lens(active, form, alpha)
 with guarded("plan the next runs"):
-    from app.views.law_plan import show_plan
-
-    show_plan(active, form=form, alpha=alpha, curse=curse_figure(active.rows, optima_for(active.cache_key, alpha)[0],
-                                                                  active.metric))
+    show_plan(active, form=form, alpha=alpha)

@@ -11,7 +11,7 @@ import zipfile
 import streamlit as st
 
 from app import settings
-from app.compute import capture_caveats, rows_for
+from app.compute import capture_caveats, optima_for, rows_for
 from app.display import md, show_refusal
 from app.guard import guarded
 
@@ -47,9 +47,12 @@ def _exports(plans, plan_json) -> bytes:
     return buf.getvalue()
 
 
-def show_plan(active, *, form: str, alpha: float, curse) -> None:
-    """The section (called by the Law page with its settings and its curse figure)."""
-    st.header("5. Plan the next runs")
+def show_plan(active, *, form: str, alpha: float) -> None:
+    """The section (called by the Law page with its settings); the plan's ghost points go on the curse curves."""
+    from analysis.figures import curse_figure
+
+    curse = curse_figure(active.rows, optima_for(active.cache_key, alpha)[0], active.metric)
+    st.header("6. Plan the next runs")
     st.markdown("Which distillations would narrow the slope's interval most per unit of compute? Each candidate "
                 "(another seed of a tested pair, a new teacher, a new student) is judged by how much the one-stage "
                 "fit expects it to narrow the interval, over the laws the data still allow, divided by its cost.")

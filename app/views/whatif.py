@@ -122,3 +122,7 @@ with guarded("answer the what-if for that student"):
 with guarded("answer the what-if for that teacher"):
     teacher_to_student()
 show_caveats(chosen.caveats, title="About the fitted law")
+with guarded("ask Busbridge et al.'s law"):
+    from app.views.whatif_teacher import render
+
+    render(active, form, alpha)

@@ -143,3 +143,23 @@ def test_a_student_pruned_from_an_untied_gpt_neox_teacher_keeps_the_family_and_t
     assert count_model_params(student).total_params == count_params(planned).total_params
     ids = torch.randint(0, 512, (1, 16))
     assert torch.isfinite(student(ids).logits).all()
+
+
+@pytest.mark.parametrize("name", ["cpu-tiny", "cpu-law"])
+def test_a_ladder_plan_s_dry_run_has_the_cells_of_the_real_layout_and_prices_pretraining(name, tmp_path):
+    from types import SimpleNamespace
+
+    from eval_runs.sweep_cells import sweep_layout
+
+    plan = PRESETS[name]
+    report = dry_run(plan, workspace=tmp_path / "ws", device="cpu")
+    data = SimpleNamespace(tokens=SimpleNamespace(vocab_size=plan.vocab_size))
+    real = sweep_layout(plan, data, tmp_path / "ws")
+    assert [(c["cell_id"], tuple(c["after"]), tuple(c["runs"])) for c in report["cells"]] == [
+        (c.cell_id, c.after, c.runs) for c in real.cells]
+    teachers = {t["label"]: t for t in report["teachers"]}
+    for cell in (c for c in report["cells"] if c["kind"] == "teacher"):
+        teacher = teachers[cell["teacher"]]
+        shape = teacher["shape"]
+        n = teacher["params"] - (0 if shape["tie_embeddings"] else shape["vocab_size"] * shape["d_model"])
+        assert cell["flops"] == 6 * n * plan.teacher_tokens + 2 * n * plan.eval_tokens

@@ -158,8 +158,9 @@ def format_dry_run(report: dict) -> str:
         lines.append(f"    {c['what']}")
     lines.append(f"total: {report['total_flops']:.3g} FLOP; estimated GPU-hours at {report['mfu']:.0%} MFU: " +
                  ", ".join(f"{g} {h:.1f}" for g, h in report["gpu_hours"].items()))
-    lines.append(f"peak memory of a cell: {report['peak_memory_bytes'] / 2**30:.1f} GiB (fits: " +
-                 ", ".join(g for g in gpus if all(c["fits"][g] for c in report["cells"])) + ")")
+    fits = [g for g in gpus if all(c["fits"][g] for c in report["cells"])]
+    lines.append(f"peak memory of a cell: {report['peak_memory_bytes'] / 2**30:.1f} GiB (fits: "
+                 f"{', '.join(fits) or 'none of these GPU types: lower batch_size, raise grad_accum'})")
     lines.append("ESTIMATES from FLOP counts (6·N·D training, 2·N·D teacher forward) at an assumed MFU, and memory "
                  "from parameter counts (eval_runs.estimate); not measured. '!' = does not fit that GPU's memory.")
     return "\n".join(lines)

@@ -163,3 +163,19 @@ def test_a_ladder_plan_s_dry_run_has_the_cells_of_the_real_layout_and_prices_pre
         shape = teacher["shape"]
         n = teacher["params"] - (0 if shape["tie_embeddings"] else shape["vocab_size"] * shape["d_model"])
         assert cell["flops"] == 6 * n * plan.teacher_tokens + 2 * n * plan.eval_tokens
+
+
+def test_a_cell_too_big_for_a_gpu_is_marked_and_the_summary_says_so(offline, tmp_path):
+    from dataclasses import replace
+
+    from eval_runs.sweep_dry_run import format_dry_run
+
+    # batch 128: the 140M student's activations alone are 34 x 128 x 1024 x 480 x 32 bytes = 68 GB
+    report = dry_run(replace(PYTHIA, batch_size=128), workspace=tmp_path / "ws")
+    big = next(c for c in report["cells"] if c["cell_id"] == "T2.78B-pythia-2.8b-D100M-s0")
+    assert 80e9 < big["memory_bytes"] < 141e9
+    assert big["fits"] == {"A100-80GB": False, "H100-80GB": False, "H200-141GB": True, "L40S-48GB": False}
+    text = format_dry_run(report)
+    assert "(fits: H200-141GB)" in text and "h!" in text
+    text = format_dry_run(dry_run(replace(PYTHIA, batch_size=1024), workspace=tmp_path / "ws"))
+    assert "fits: none of these GPU types" in text

@@ -41,7 +41,11 @@ def teacher_shape(source: str) -> tuple[ModelShape, str]:
     if is_path_like(source):
         from transformers import AutoConfig
 
-        return shape_of(AutoConfig.from_pretrained(source, local_files_only=True)), "its config.json"
+        try:
+            config = AutoConfig.from_pretrained(source, local_files_only=True)
+        except (OSError, ValueError, TypeError, KeyError, RecursionError) as exc:
+            raise ValueError(f"teacher {source!r}: its config.json could not be read ({str(exc)[:200]})") from None
+        return shape_of(config), "its config.json"
     from analysis.catalog import load_catalog
 
     catalog = load_catalog()

@@ -179,3 +179,13 @@ def test_a_cell_too_big_for_a_gpu_is_marked_and_the_summary_says_so(offline, tmp
     assert "(fits: H200-141GB)" in text and "h!" in text
     text = format_dry_run(dry_run(replace(PYTHIA, batch_size=1024), workspace=tmp_path / "ws"))
     assert "fits: none of these GPU types" in text
+
+
+@pytest.mark.parametrize("text", ['{"model_type": "gpt_neox", "hidden_size": ', "\xff\xfe", "{}", "[" * 100_000])
+def test_a_local_teacher_with_a_broken_config_is_refused_with_a_message(text, tmp_path, capsys):
+    folder = tmp_path / "broken"
+    folder.mkdir()
+    (folder / "config.json").write_bytes(text.encode("latin-1"))
+    code = main(["sweep", "--teacher-paths", str(folder), "--student-params", "1M", "--data-tokens", "1M",
+                 "--dry-run", "--workspace", str(tmp_path / "ws")])
+    assert code == 2 and "teacher" in capsys.readouterr().err

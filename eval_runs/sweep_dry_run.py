@@ -20,16 +20,18 @@ from eval_runs.models import ModelShape, count_params
 from eval_runs.sweep_plan import SCHEMA_VERSION, SweepPlan
 
 
-def _pythia(d_model: int, n_layers: int, n_heads: int) -> ModelShape:
-    return ModelShape("gpt_neox", 50304, n_layers, d_model, n_heads, d_model // n_heads, 4 * d_model, 2048,
+def _pythia(d_model: int, n_layers: int, n_heads: int, vocab_size: int = 50304) -> ModelShape:
+    return ModelShape("gpt_neox", vocab_size, n_layers, d_model, n_heads, d_model // n_heads, 4 * d_model, 2048,
                       tie_embeddings=False)
 
 
 # The checkpoints' config.json (hidden_size, num_hidden_layers, num_attention_heads; intermediate 4x; vocabulary
-# 50304; untied head), as in Biderman et al. 2023, Table 1.
+# padded to 50304, 50432 for 6.9b, 50688 for 12b; untied head), as in Biderman et al. 2023, Table 1.
 PYTHIA_SHAPES = {"EleutherAI/pythia-70m": _pythia(512, 6, 8), "EleutherAI/pythia-160m": _pythia(768, 12, 12),
                  "EleutherAI/pythia-410m": _pythia(1024, 24, 16), "EleutherAI/pythia-1b": _pythia(2048, 16, 8),
-                 "EleutherAI/pythia-1.4b": _pythia(2048, 24, 16), "EleutherAI/pythia-2.8b": _pythia(2560, 32, 32)}
+                 "EleutherAI/pythia-1.4b": _pythia(2048, 24, 16), "EleutherAI/pythia-2.8b": _pythia(2560, 32, 32),
+                 "EleutherAI/pythia-6.9b": _pythia(4096, 32, 32, 50432),
+                 "EleutherAI/pythia-12b": _pythia(5120, 36, 40, 50688)}
 
 
 def teacher_shape(source: str) -> tuple[ModelShape, str]:

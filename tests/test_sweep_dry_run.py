@@ -189,3 +189,11 @@ def test_a_local_teacher_with_a_broken_config_is_refused_with_a_message(text, tm
     code = main(["sweep", "--teacher-paths", str(folder), "--student-params", "1M", "--data-tokens", "1M",
                  "--dry-run", "--workspace", str(tmp_path / "ws")])
     assert code == 2 and "teacher" in capsys.readouterr().err
+
+
+def test_a_deduped_pythia_checkpoint_is_sized_as_its_twin(offline):
+    from eval_runs.sweep_dry_run import teacher_shape
+
+    assert teacher_shape("EleutherAI/pythia-1b-deduped") == teacher_shape("EleutherAI/pythia-1b")
+    with pytest.raises(ValueError, match="openai-community/gpt2"):  # in the catalog, but no shape known here
+        teacher_shape("openai-community/gpt2")

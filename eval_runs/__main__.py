@@ -3,6 +3,8 @@
     python -m eval_runs sweep --preset cpu-tiny --workspace DIR [--device cpu|cuda] [--threads 1]
     python -m eval_runs sweep --plan plan.toml --workspace DIR [--max-minutes 60]
     python -m eval_runs sweep --preset cpu-tiny --max-parallel 2 [--executor slurm --slurm-partition P ...]
+    python -m eval_runs sweep --preset gpu-pythia --device cuda --dry-run [--json] [--executor slurm ...]  (the plan,
+                                                     its jobs and estimated GPU-hours; nothing run or written)
     python -m eval_runs sweep --resume NAME --workspace DIR [--max-minutes 60]   (only what is missing; with the plan
                                                                                it was started with)
     python -m eval_runs sweep --teacher-params 1M 2M --student-params 250K --data-tokens 500K --workspace DIR
@@ -90,6 +92,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="cells queued or running at once (default 1: locally, the sweep runs in this process)")
     p.add_argument("--max-requeues", type=int, default=3,
                    help="times a cell stopped by the scheduler (preemption, time limit, scancel) is submitted again")
+    p.add_argument("--dry-run", action="store_true",
+                   help="print the plan, the cells/jobs it would submit (with their dependencies) and the GPU-hours "
+                        "and memory estimated from FLOP counts; trains, downloads, writes and submits nothing")
+    p.add_argument("--json", action="store_true", help="with --dry-run: the report as JSON (schema_version)")
     from eval_runs.jobs import add_slurm_options
     add_slurm_options(p, skip=("dependency",))
     p.add_argument("--workspace", default=None, help="workspace folder (default: $CAPGAP_HOME or ./workspace)")
@@ -186,6 +192,19 @@ def sweep_plan_from_args(args: argparse.Namespace):
 def _sweep(args) -> int:
     """In this process (local, one cell at a time), or fanned out as jobs (several at once, or on Slurm)."""
     plan = sweep_plan_from_args(args)
+    if args.json and not args.dry_run:
+        raise ValueError("--json is the form of --dry-run's report (add --dry-run)")
+    if args.dry_run:
+        from eval_runs.jobs import slurm_options_from_args
+        from eval_runs.jobs.fanout import FanoutOptions
+        from eval_runs.sweep_dry_run import dry_run, format_dry_run
+
+        FanoutOptions(executor=args.executor, max_parallel=args.max_parallel, max_requeues=args.max_requeues)
+        report = dry_run(plan, workspace=args.workspace, device=args.device, executor=args.executor,
+                         slurm=slurm_options_from_args(args) if args.executor == "slurm" else None,
+                         max_parallel=args.max_parallel)
+        print(json.dumps(report, indent=1) if args.json else format_dry_run(report))
+        return 0
     if args.executor == "local" and args.max_parallel == 1:
         from eval_runs.sweep import run_sweep
 

@@ -151,8 +151,17 @@ def sweep_layout(plan: SweepPlan, data, workspace=None) -> SweepLayout:
         shape = model_shape(plan, t, data.tokens.vocab_size)
         teachers.append(Teacher(f"T{format_size(t)}", t, count_params(shape).total_params, ""))
     for source in plan.teacher_paths:
-        n = count_model_params(load_teacher(source)).total_params
-        teachers.append(Teacher(f"T{format_size(n)}-{source.rstrip('/').rsplit('/', 1)[-1]}", n, n, source))
+        teachers.append(given_teacher(source, count_model_params(load_teacher(source)).total_params))
+    return layout_from_teachers(plan, root, teachers)
+
+
+def given_teacher(source: str, n_params: int) -> Teacher:
+    """A checkpoint given as a teacher (a local folder or a hub id) of `n_params` parameters."""
+    return Teacher(f"T{format_size(n_params)}-{source.rstrip('/').rsplit('/', 1)[-1]}", n_params, n_params, source)
+
+
+def layout_from_teachers(plan: SweepPlan, root: Path, teachers: list[Teacher]) -> SweepLayout:
+    """The distillations and cells of the plan, given its teachers and their sizes."""
     pairs = plan_pairs(plan, [t.nominal for t in teachers])
     if not pairs:
         raise ValueError(f"the plan yields no teacher/student pair with teacher/student ratio in "

@@ -158,6 +158,19 @@ PRESETS: dict[str, SweepPlan] = {
                            teacher_tokens=40_000_000, vocab_size=8192, seq_len=256, batch_size=128,
                            teacher_lr=2e-3, student_lr=1e-3, eval_tokens=262_144, checkpoint_every=500,
                            max_teacher_ratio=17.0, aspect_ratio=48.0),
+    # The paper's pilot on one GPU: students pruned from the Pythia ladder (hub checkpoints, GPT-NeoX; the students
+    # keep the family and the teachers' tokenizer). 70M students from all five teachers (2.3x-40x), 140M ones from
+    # 410m-2.8b (2.9x-20x); budgets of 25M and 100M tokens. UNTESTED on a GPU: `sweep --preset gpu-pythia --dry-run`
+    # prints its cells and the time/memory estimated from FLOP counts (eval_runs.estimate: ~1.6 H100- or ~5
+    # A100-hours at an assumed 35% MFU). Give it a corpus of >= 100M tokens (--corpus-paths): the default stdlib
+    # corpus is ~3M tokens.
+    "gpu-pythia": SweepPlan(name="gpu-pythia", family="gpt_neox",
+                            teacher_paths=("EleutherAI/pythia-160m", "EleutherAI/pythia-410m", "EleutherAI/pythia-1b",
+                                           "EleutherAI/pythia-1.4b", "EleutherAI/pythia-2.8b"),
+                            student_params=(70_000_000, 140_000_000), data_tokens=(25_000_000, 100_000_000),
+                            seq_len=1024, batch_size=8, grad_accum=4, student_lr=6e-4, warmup_fraction=0.01,
+                            eval_tokens=1_048_576, checkpoint_every=500, min_teacher_ratio=1.2,
+                            max_teacher_ratio=40.0),
 }
 
 
@@ -165,7 +178,10 @@ PRESET_NOTES = {"cpu-tiny": "2 teachers × 1 student, ~20 seconds on 2 CPU cores
                 "cpu-small": "5 teachers × 2 students × 2 budgets, ~1 hour on 2 CPU cores",
                 "cpu-law": "7 teachers × 3 matched students × 2 budgets × 3 seeds, ~2 hours of one CPU thread (run "
                            "it over sessions with --max-minutes and --resume)",
-                "gpu-small": "4 teachers × 2 students × 2 budgets, aimed at ~8 minutes on one GPU (device cuda)"}
+                "gpu-small": "4 teachers × 2 students × 2 budgets, aimed at ~8 minutes on one GPU (device cuda)",
+                "gpu-pythia": "Pythia 160m-2.8b (hub ids) × students of 70M and 140M × 2 budgets: the paper's pilot, "
+                              "hours on one GPU (estimated, see --dry-run); needs --corpus-paths with >= 100M tokens "
+                              "and a machine online once to download the teachers"}
 
 
 def preset(name: str) -> SweepPlan:

@@ -59,9 +59,9 @@ def run_sweep(plan: SweepPlan, *, workspace=None, device: str = "cpu", progress:
     dev = resolve_device(device)
     if plan.threads:
         torch.set_num_threads(plan.threads)
+    started = time.time()  # the budget counts the data preparation too
     layout, data = prepare_sweep(plan, workspace, str(dev))
     sweep = RunFolder(layout.root)
-    started = time.time()
     n = len(layout.pairs)
     costs = {c.cell_id: _cell_cost(layout, c) for c in layout.cells}
     spent = 0.0  # cost of the cells this process ran (its pace estimates the time left)

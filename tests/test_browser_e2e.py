@@ -79,7 +79,7 @@ def test_upload_fit_what_if_and_report_in_a_real_browser(app_url, browser, tmp_p
 
     # the report: build, download, check
     _go(page, "Report")
-    page.get_by_role("button", name="Build the HTML report").click()
+    page.get_by_role("button", name="Build the report").click()  # HTML is the default format
     download_button = page.get_by_role("button", name="Download the HTML report")
     download_button.wait_for()
     with page.expect_download() as info:

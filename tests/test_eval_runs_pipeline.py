@@ -161,7 +161,7 @@ def test_max_minutes_stops_at_a_cell_boundary_and_resume_finishes_the_same_sweep
     ws = tmp_path / "budget"
     # a budget already spent: the sweep prepares its data, then starts no cell
     assert main(["sweep", "--plan", str(plan_path), "--workspace", str(ws), "--no-progress",
-                 "--max-minutes", "0.0001"]) == 0
+                 "--max-minutes", "1e-9"]) == 0
     said = capsys.readouterr().out
     assert "sweep stopped: 0/6 distillations done" in said and "sweep --resume t" in said
     status = json.loads((ws / "sweeps" / "t" / "status.json").read_text())

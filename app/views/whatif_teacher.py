@@ -20,7 +20,8 @@ def render(active, form: str, alpha: float) -> None:
         st.caption("Load results with teacher scores and no-teacher baselines to ask Busbridge et al.'s law.")
         return
     c = st.columns(4)
-    student_text = settings.text("Student size", key="wi_dsl_s", default="1B", container=c[0])
+    student_text = settings.text("Student (both laws)", key="wi_dsl_s", default="1B", container=c[0],
+                                 help="Parameters, e.g. 1B or 350M: the student both laws answer for.")
     tokens_text = settings.text("Distillation tokens", key="wi_dsl_d", default="20B", container=c[1])
     n_boot = settings.number("Scaling-law resamples", key="scaling_boot", default=200, min_value=50,
                              max_value=2000, container=c[2])  # the Law page's setting: one cached fit for both

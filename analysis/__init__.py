@@ -28,6 +28,7 @@ Modules, one concept each:
   json_safe      JSON-ready numbers (None for NaN) for every to_dict and --json output
   json_io        the depth-limited JSON parser every reader uses
   csv_safe       CSV cells a spreadsheet would run, neutralised
+  safe_zip       the checks every reader of an uploaded zip makes (member count, unsafe paths)
 CLI: `python -m analysis --help`.
 
 The names a notebook needs are importable from here (loaded on first use, so `import analysis` stays light):

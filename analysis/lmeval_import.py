@@ -27,7 +27,6 @@ are skipped, and skipped values are listed in the import's notes.
 """
 from __future__ import annotations
 
-import io
 import json
 import math
 import os
@@ -40,6 +39,7 @@ from typing import Iterable
 import pandas as pd
 
 from analysis import json_io
+from analysis.safe_zip import open_archive
 from analysis.benchmarks import (
     BENCHMARK_COLUMNS,
     ImportFailure,
@@ -440,18 +440,9 @@ def import_lmeval_zip(data: bytes, name: str, *, keep: str = "newest", max_bytes
     it inflate further.
     """
     try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-        infos = archive.infolist()
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
-        return ImportResult(empty_benchmark_frame(), [ImportFailure(name, f"not a readable zip archive: {exc}")])
-    if len(infos) > max_members:
-        return ImportResult(empty_benchmark_frame(), [ImportFailure(
-            name, f"the archive lists {len(infos)} entries; the limit is {max_members}")])
-    for info in infos:
-        member = info.filename.replace("\\", "/")
-        if member.startswith("/") or re.match(r"^[A-Za-z]:", member) or ".." in PurePosixPath(member).parts:
-            return ImportResult(empty_benchmark_frame(), [ImportFailure(
-                name, f"unsafe path in the archive: {info.filename!r} (absolute or with '..'); refused")])
+        archive, infos = open_archive(data, max_members=max_members)
+    except ValueError as exc:
+        return ImportResult(empty_benchmark_frame(), [ImportFailure(name, str(exc))])
     candidates = [i for i in infos if not i.is_dir() and i.filename.endswith(".json")
                   and not PurePosixPath(i.filename).name.startswith(("._", "."))]  # macOS resource forks
     frames, failures, notes = [], [], []

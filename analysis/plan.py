@@ -53,7 +53,6 @@ teacher plus the student's training being linear in both; teachers are taken as 
 """
 from __future__ import annotations
 
-import io
 import math
 import warnings
 from dataclasses import asdict, dataclass, field
@@ -880,13 +879,11 @@ def plans_to_dict(plans: list[RunPlan], *, metric: str, n_runs, max_cost, data_h
 def plans_to_csv(plans: list[RunPlan]) -> str:
     """The recommendations of every group as CSV (for the user's own cluster); text cells a spreadsheet would run
     as a formula are prefixed with a quote."""
+    from analysis.csv_safe import to_safe_csv
+
     frame = pd.concat([p.recommendations for p in plans], ignore_index=True) if plans else \
         pd.DataFrame(columns=RECOMMENDATION_KEYS)
-    for col in ("family", "teacher_name", "reason", "kind"):
-        frame[col] = frame[col].map(lambda v: ("'" + v) if isinstance(v, str) and v[:1] in "=+-@\t\r" else v)
-    buf = io.StringIO()
-    frame.to_csv(buf, index=False)
-    return buf.getvalue()
+    return to_safe_csv(frame)
 
 
 def sweep_plans(plans: list[RunPlan], *, name: str = "plan", model_family: str = "llama",

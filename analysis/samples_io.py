@@ -42,6 +42,7 @@ import numpy as np
 import pandas as pd
 
 from analysis import json_io
+from analysis.safe_zip import open_archive
 
 MAX_SAMPLES_BYTES = 1024 * 1024 * 1024  # 1 GiB per file: a 100k-document generation task logs a few hundred MB
 MAX_ZIP_MEMBERS = 100_000
@@ -382,18 +383,12 @@ def read_samples_zip(data: bytes, name: str, *, max_bytes: int = MAX_SAMPLES_BYT
     """A zip of an lm-eval output folder, in memory -> SampleRun. Refused whole if a member has an absolute path
     or '..' (a crafted archive); members are read with a bound so a lying header cannot inflate past it."""
     try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-        infos = archive.infolist()
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise SamplesError(f"{name}: not a readable zip archive ({exc})") from None
-    if len(infos) > MAX_ZIP_MEMBERS:
-        raise SamplesError(f"{name}: the archive lists {len(infos)} entries; the limit is {MAX_ZIP_MEMBERS}")
+        archive, infos = open_archive(data, max_members=MAX_ZIP_MEMBERS)
+    except ValueError as exc:
+        raise SamplesError(f"{name}: {exc}") from None
     members = {}
     for info in infos:
         member = info.filename.replace("\\", "/")
-        if member.startswith("/") or re.match(r"^[A-Za-z]:", member) or ".." in PurePosixPath(member).parts:
-            raise SamplesError(f"{name}: unsafe path in the archive: {info.filename!r} (absolute or with '..'); "
-                               f"refused")
         base = PurePosixPath(member).name
         if not info.is_dir() and base.endswith((".json", ".jsonl")) and not base.startswith("._"):
             members[member] = info
